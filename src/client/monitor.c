@@ -1,0 +1,444 @@
+/*
+ * monitor.c - see monitor.h.
+ *
+ * Order matters: the cgroup exists and the sensor is attached before the
+ * program is started, and the program is born inside the cgroup
+ * (clone3 CLONE_INTO_CGROUP), so there is no window in which it acts
+ * unobserved.  capture-client makes itself a child subreaper so daemons of
+ * the program are reaped here, not by an init that may not reap.
+ */
+#include "client/monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "client/classify.h"
+#include "client/event_builder.h"
+#include "client/exclusion.h"
+#include "client/proc_table.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "guest/cgroup.h"
+#include "sensor/sensor.h"
+
+#define MONITOR_POLL_MS 50 /* how often "has the whole tree exited?" is asked */
+
+struct monitor {
+	const struct monitor_opts *opts;
+	uv_loop_t loop;
+	uv_poll_t sensor_poll;
+	uv_timer_t tick;
+	uv_timer_t deadline;
+	uv_signal_t sigint, sigterm, sigchld;
+	struct sensor *sensor;
+	struct exclusion_set *excl;
+	struct proc_table *procs;
+	struct event_builder *builder;
+	FILE *out;
+	char cgroup[4200];
+	pid_t child;
+	int child_status;        /* wait status of the program itself */
+	bool child_reaped;
+	bool stopped_by_signal;  /* SIGINT/SIGTERM */
+	bool timed_out;
+	bool output_failed;
+	uint64_t start_ns;
+	uint64_t reported[EVENT_TYPE_COUNT];
+	uint64_t excluded[EVENT_TYPE_COUNT];
+	uint64_t undecodable;    /* records the builder could not understand */
+};
+
+static int on_record(const struct sensor_record *rec, void *ctx)
+{
+	struct monitor *m = ctx;
+	struct capture_event ev;
+	int rc = event_builder_build(m->builder, rec, &ev);
+
+	if (rc < 0) {
+		m->undecodable++;
+		return 0;
+	}
+	if (rc == 0)
+		return 0;
+	if (!classify_is_reported(m->excl, &ev)) {
+		m->excluded[ev.type]++;
+		return 0;
+	}
+	m->reported[ev.type]++;
+	if (m->opts->json ? event_write_json(m->out, &ev) < 0 : (event_write_csv(m->out, &ev), 0))
+		m->output_failed = true;
+	return 0;
+}
+
+static void drain(struct monitor *m)
+{
+	long n;
+
+	do {
+		n = sensor_drain(m->sensor);
+		if (n < 0) {
+			log_warnx("reading the sensor's ring buffer: %s", strerror((int)-n));
+			break;
+		}
+	} while (n > 0);
+}
+
+static void on_sensor_readable(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	drain(h->data);
+}
+
+static void reap(struct monitor *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->child) {
+			m->child_status = status;
+			m->child_reaped = true;
+		}
+	}
+}
+
+static void finish(struct monitor *m)
+{
+	uv_timer_stop(&m->tick);
+	uv_timer_stop(&m->deadline);
+	uv_poll_stop(&m->sensor_poll);
+	uv_signal_stop(&m->sigint);
+	uv_signal_stop(&m->sigterm);
+	uv_signal_stop(&m->sigchld);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct monitor *m = t->data;
+	int populated;
+
+	reap(m);
+	populated = cgroup_populated(m->cgroup);
+	if (populated == 0 && m->child_reaped)
+		finish(m);
+	else if (populated < 0) {
+		log_warn("cannot read %s/cgroup.events", m->cgroup);
+		finish(m);
+	}
+}
+
+static void kill_tree(struct monitor *m)
+{
+	if (cgroup_kill(m->cgroup) < 0)
+		log_warn("cannot kill the processes of %s", m->cgroup);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct monitor *m = t->data;
+
+	log_info("timeout of %u s reached: killing the program's process tree",
+		 m->opts->timeout_s);
+	m->timed_out = true;
+	kill_tree(m);
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+	struct monitor *m = h->data;
+
+	log_info("%s: killing the program's process tree", strsignal(signum));
+	m->stopped_by_signal = true;
+	kill_tree(m);
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	reap(h->data);
+}
+
+/*
+ * Starts ARGV in the cgroup.  The child reports a failed exec through a
+ * close-on-exec pipe, so "program not found" is an error of this run, not
+ * an event of it.
+ */
+static int spawn(struct monitor *m, char **argv)
+{
+	CLEANUP_FD int cgfd = open(m->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int pipefd[2], err = 0;
+	struct clone_args args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	ssize_t n;
+	pid_t pid;
+
+	if (cgfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_warn("cannot prepare to start %s", argv[0]);
+		return -1;
+	}
+	args.cgroup = (uint64_t)cgfd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		log_warn("cannot start %s in cgroup %s", argv[0], m->cgroup);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		err = errno;
+		(void)!write(pipefd[1], &err, sizeof(err));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], &err, sizeof(err));
+	close(pipefd[0]);
+	m->child = pid;
+	if (n == sizeof(err)) {
+		log_warnx("cannot run %s: %s", argv[0], strerror(err));
+		waitpid(pid, NULL, 0);
+		m->child_reaped = true;
+		return -1;
+	}
+	return 0;
+}
+
+static int setup(struct monitor *m)
+{
+	const struct monitor_opts *o = m->opts;
+	char name[64], err[512] = "";
+	struct sensor_opts so = { .scope = SENSOR_SCOPE_CGROUP };
+
+	m->excl = exclusion_set_new();
+	m->procs = proc_table_new();
+	m->builder = m->procs ? event_builder_new(m->procs, (uint32_t)getpid()) : NULL;
+	if (!m->excl || !m->builder) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	if (o->excl_dir && exclusion_load_dir(m->excl, o->excl_dir, err, sizeof(err)) < 0) {
+		log_warnx("exclusion lists rejected: %s", err);
+		return -1;
+	}
+	m->out = o->log_path ? fopen(o->log_path, "we") : stdout;
+	if (!m->out) {
+		log_warn("cannot open event log %s", o->log_path);
+		return -1;
+	}
+	setvbuf(m->out, NULL, _IOFBF, 1 << 20);
+	snprintf(name, sizeof(name), "standalone-%d", (int)getpid());
+	if (cgroup_create(name, m->cgroup, sizeof(m->cgroup)) < 0) {
+		log_warn("cannot create a cgroup v2 for the program (is cgroup2 mounted?)");
+		m->cgroup[0] = '\0';
+		return -1;
+	}
+	so.cgroup_path = m->cgroup;
+	so.ringbuf_bytes = o->ringbuf_bytes;
+	so.enabled_ops = classify_enabled_ops(m->excl);
+	if (sensor_open(&so, on_record, m, &m->sensor, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper; orphans will be reaped by init");
+	return 0;
+}
+
+static int start_loop(struct monitor *m)
+{
+	int rc = uv_loop_init(&m->loop);
+
+	if (rc == 0)
+		m->loop.data = m;
+	if (rc == 0)
+		rc = uv_poll_init(&m->loop, &m->sensor_poll, sensor_fd(m->sensor));
+	if (rc == 0)
+		rc = uv_poll_start(&m->sensor_poll, UV_READABLE, on_sensor_readable);
+	m->sensor_poll.data = m;
+	if (rc == 0)
+		rc = uv_timer_init(&m->loop, &m->tick);
+	if (rc == 0)
+		rc = uv_timer_init(&m->loop, &m->deadline);
+	m->tick.data = m->deadline.data = m;
+	if (rc == 0)
+		rc = uv_signal_init(&m->loop, &m->sigint);
+	if (rc == 0)
+		rc = uv_signal_init(&m->loop, &m->sigterm);
+	if (rc == 0)
+		rc = uv_signal_init(&m->loop, &m->sigchld);
+	m->sigint.data = m->sigterm.data = m->sigchld.data = m;
+	if (rc == 0)
+		rc = uv_signal_start(&m->sigint, on_stop_signal, SIGINT);
+	if (rc == 0)
+		rc = uv_signal_start(&m->sigterm, on_stop_signal, SIGTERM);
+	if (rc == 0)
+		rc = uv_signal_start(&m->sigchld, on_sigchld, SIGCHLD);
+	if (rc) {
+		log_warnx("event loop: %s", uv_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
+			       uint64_t lost, enum verdict v)
+{
+	uint64_t total = 0, excl = 0;
+	double secs = (double)(util_now_mono_ns() - m->start_ns) / 1e9;
+
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
+		total += m->reported[t];
+		excl += m->excluded[t];
+	}
+	fprintf(stderr, "capture-client: summary\n");
+	if (WIFEXITED(m->child_status))
+		fprintf(stderr, "  program:  %s exited with status %d after %.3f s%s\n",
+			m->opts->argv[0], WEXITSTATUS(m->child_status), secs,
+			m->timed_out ? " (timeout)" : "");
+	else
+		fprintf(stderr, "  program:  %s killed by signal %d after %.3f s%s%s\n",
+			m->opts->argv[0], WTERMSIG(m->child_status), secs,
+			m->timed_out ? " (timeout)" : "",
+			m->stopped_by_signal ? " (interrupted)" : "");
+	fprintf(stderr, "  reported: %llu (process %llu, file %llu, connection %llu, system %llu)\n",
+		(unsigned long long)total, (unsigned long long)m->reported[EVENT_PROCESS],
+		(unsigned long long)m->reported[EVENT_FILE],
+		(unsigned long long)m->reported[EVENT_CONNECTION],
+		(unsigned long long)m->reported[EVENT_SYSTEM]);
+	fprintf(stderr, "  excluded: %llu\n", (unsigned long long)excl);
+	fprintf(stderr, "  sensor:   %llu records, lost %llu\n",
+		(unsigned long long)st->emitted_total, (unsigned long long)lost);
+	fprintf(stderr, "  verdict:  %s\n", verdict_name(v));
+}
+
+static void print_summary_json(struct monitor *m, const struct sensor_stats *st, uint64_t lost,
+			       enum verdict v)
+{
+	json_t *o = json_object(), *rep = json_object(), *exc = json_object(),
+	       *ops = json_object();
+
+	if (!o || !rep || !exc || !ops)
+		goto out;
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
+		json_object_set_new(rep, event_type_name(t), json_integer((json_int_t)m->reported[t]));
+		json_object_set_new(exc, event_type_name(t), json_integer((json_int_t)m->excluded[t]));
+	}
+	for (unsigned op = 1; op < SENSOR_OP_MAX; op++)
+		json_object_set_new(ops, sensor_op_name(op), json_integer((json_int_t)st->emitted[op]));
+	json_object_set_new(o, "summary", json_true());
+	json_object_set_new(o, "verdict", json_string(verdict_name(v)));
+	json_object_set_new(o, "reported", rep);
+	json_object_set_new(o, "excluded", exc);
+	json_object_set_new(o, "sensor_records", ops);
+	json_object_set_new(o, "records", json_integer((json_int_t)st->emitted_total));
+	json_object_set_new(o, "lost", json_integer((json_int_t)lost));
+	json_object_set_new(o, "timed_out", json_boolean(m->timed_out));
+	json_object_set_new(o, "interrupted", json_boolean(m->stopped_by_signal));
+	if (WIFEXITED(m->child_status))
+		json_object_set_new(o, "exit_status", json_integer(WEXITSTATUS(m->child_status)));
+	else
+		json_object_set_new(o, "exit_signal", json_integer(WTERMSIG(m->child_status)));
+	rep = exc = ops = NULL;
+	json_dumpf(o, stderr, JSON_COMPACT);
+	fputc('\n', stderr);
+out:
+	json_decref(o);
+	json_decref(rep);
+	json_decref(exc);
+	json_decref(ops);
+}
+
+static int conclude(struct monitor *m)
+{
+	struct sensor_stats st;
+	uint64_t total = 0, lost;
+	enum verdict v;
+
+	drain(m);
+	sensor_stats(m->sensor, &st);
+	lost = st.drops_total + st.malformed + m->undecodable;
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+		total += m->reported[t];
+	v = classify_verdict(total, lost);
+	if (fflush(m->out) != 0 || m->output_failed) {
+		log_warn("writing the event log failed");
+		return MONITOR_EXIT_ERROR;
+	}
+	if (lost)
+		log_warnx("%llu sensor records were lost (ring buffer full): the run is %s",
+			  (unsigned long long)lost, verdict_name(v));
+	if (m->opts->json)
+		print_summary_json(m, &st, lost, v);
+	else
+		print_summary_text(m, &st, lost, v);
+	if (m->opts->rule_stats)
+		exclusion_print_stats(m->excl, stderr);
+	return (int)v;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void teardown(struct monitor *m)
+{
+	if (m->loop.data == m) {
+		uv_walk(&m->loop, close_handle, NULL);
+		uv_run(&m->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&m->loop);
+	}
+	sensor_close(m->sensor);
+	if (m->cgroup[0]) {
+		if (cgroup_populated(m->cgroup) > 0)
+			cgroup_kill(m->cgroup);
+		reap(m);
+		if (cgroup_remove(m->cgroup) < 0)
+			log_warn("cannot remove cgroup %s", m->cgroup);
+	}
+	if (m->out && m->out != stdout)
+		fclose(m->out);
+	else if (m->out)
+		fflush(m->out);
+	event_builder_free(m->builder);
+	proc_table_free(m->procs);
+	exclusion_set_free(m->excl);
+}
+
+int monitor_run(const struct monitor_opts *opts)
+{
+	struct monitor m = { .opts = opts, .child = -1 };
+	int rc = MONITOR_EXIT_ERROR;
+
+	if (setup(&m) < 0 || start_loop(&m) < 0)
+		goto out;
+	m.start_ns = util_now_mono_ns();
+	if (spawn(&m, opts->argv) < 0)
+		goto out;
+	uv_timer_start(&m.tick, on_tick, MONITOR_POLL_MS, MONITOR_POLL_MS);
+	if (opts->timeout_s)
+		uv_timer_start(&m.deadline, on_deadline, (uint64_t)opts->timeout_s * 1000, 0);
+	uv_run(&m.loop, UV_RUN_DEFAULT);
+	rc = conclude(&m);
+out:
+	teardown(&m);
+	return rc;
+}

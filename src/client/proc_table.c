@@ -1,0 +1,120 @@
+/*
+ * proc_table.c - see proc_table.h.  Chained hash on pid; a browser session
+ * has a few hundred processes, so 1024 buckets keep chains short.
+ */
+#include "client/proc_table.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROC_TABLE_BUCKETS 1024
+
+struct proc_entry {
+	struct proc_entry *next;
+	uint32_t pid;
+	char *exe; /* owned */
+};
+
+struct proc_table {
+	struct proc_entry *bucket[PROC_TABLE_BUCKETS];
+	unsigned count;
+};
+
+struct proc_table *proc_table_new(void)
+{
+	return calloc(1, sizeof(struct proc_table));
+}
+
+void proc_table_free(struct proc_table *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < PROC_TABLE_BUCKETS; i++) {
+		struct proc_entry *e = t->bucket[i];
+
+		while (e) {
+			struct proc_entry *next = e->next;
+
+			free(e->exe);
+			free(e);
+			e = next;
+		}
+	}
+	free(t);
+}
+
+static struct proc_entry **slot(struct proc_table *t, uint32_t pid)
+{
+	struct proc_entry **p = &t->bucket[pid % PROC_TABLE_BUCKETS];
+
+	while (*p && (*p)->pid != pid)
+		p = &(*p)->next;
+	return p;
+}
+
+int proc_table_set(struct proc_table *t, uint32_t pid, const char *exe)
+{
+	struct proc_entry **p = slot(t, pid);
+	char *copy = strdup(exe);
+
+	if (!copy)
+		return -1;
+	if (*p) {
+		free((*p)->exe);
+		(*p)->exe = copy;
+		return 0;
+	}
+	*p = calloc(1, sizeof(**p));
+	if (!*p) {
+		free(copy);
+		return -1;
+	}
+	(*p)->pid = pid;
+	(*p)->exe = copy;
+	t->count++;
+	return 0;
+}
+
+int proc_table_fork(struct proc_table *t, uint32_t child, uint32_t parent)
+{
+	return proc_table_set(t, child, proc_table_exe(t, parent));
+}
+
+void proc_table_remove(struct proc_table *t, uint32_t pid)
+{
+	struct proc_entry **p = slot(t, pid);
+	struct proc_entry *e = *p;
+
+	if (!e)
+		return;
+	*p = e->next;
+	free(e->exe);
+	free(e);
+	t->count--;
+}
+
+const char *proc_table_exe(struct proc_table *t, uint32_t pid)
+{
+	struct proc_entry **p = slot(t, pid);
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	if (*p)
+		return (*p)->exe;
+	snprintf(link, sizeof(link), "/proc/%u/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return PROC_TABLE_UNKNOWN;
+	exe[n] = '\0';
+	if (proc_table_set(t, pid, exe) < 0)
+		return PROC_TABLE_UNKNOWN;
+	return (*slot(t, pid))->exe;
+}
+
+unsigned proc_table_count(const struct proc_table *t)
+{
+	return t->count;
+}

@@ -1,0 +1,189 @@
+/*
+ * util.c - see util.h.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void util_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void util_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		close(*fd);
+		errno = saved;
+	}
+}
+
+void util_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s)) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	if (*end != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v < min || v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int util_parse_size(const char *s, uint64_t *out)
+{
+	char buf[32];
+	size_t n;
+	unsigned shift = 0;
+	uint64_t v;
+
+	if (!s || (n = strlen(s)) == 0 || n >= sizeof(buf)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(buf, s, n + 1);
+	switch (buf[n - 1]) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		break;
+	}
+	if (shift)
+		buf[n - 1] = '\0';
+	if (util_parse_u64(buf, 0, UINT64_MAX >> shift, &v) < 0)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+	size_t need;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* reject overlong forms, surrogates and values beyond U+10FFFF */
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+void util_escape_bytes(FILE *out, const char *s, size_t len, char quote)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_seq_len(p + i, len - i);
+
+		if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
+			if (p[i] == '\\')
+				fputs("\\\\", out);
+			else if (quote && p[i] == (unsigned char)quote) {
+				fputc(quote, out);
+				fputc(quote, out);
+			} else
+				fputc(p[i], out);
+			i++;
+		} else if (n > 1) {
+			fwrite(p + i, 1, n, out);
+			i += n;
+		} else {
+			fprintf(out, "\\x%02x", p[i]);
+			i++;
+		}
+	}
+}
+
+char *util_escape_dup(const char *s, size_t len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	util_escape_bytes(f, s, len, 0);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t util_now_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t util_now_boot_ns(void)
+{
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+uint64_t util_now_real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}

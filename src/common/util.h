@@ -1,0 +1,64 @@
+/*
+ * util.h - small helpers shared by every program: scope-bound cleanup,
+ * checked number parsing, and the byte-safe text escape used in every output.
+ *
+ * Cleanup attributes live here and only here (see docs/architecture.md).
+ */
+#ifndef CAPTURE_UTIL_H
+#define CAPTURE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+void util_freep(void *p);
+void util_closep(int *fd);
+void util_fclosep(FILE **f);
+
+#define CLEANUP_FREE  __attribute__((cleanup(util_freep)))
+#define CLEANUP_FD    __attribute__((cleanup(util_closep)))
+#define CLEANUP_FILE  __attribute__((cleanup(util_fclosep)))
+
+/* Hands a pointer to a longer-lived owner: returns *pp and clears it. */
+static inline void *steal_ptr(void *pp)
+{
+	void **p = (void **)pp;
+	void *ret = *p;
+
+	*p = NULL;
+	return ret;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Parses a decimal unsigned integer in [min, max]. Returns 0, or -1 with
+ * errno = EINVAL (not a number, trailing junk) or ERANGE.
+ */
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Parses a byte size with an optional K, M or G suffix (powers of 1024),
+ * e.g. "4096", "64K", "32M". Same return convention as util_parse_u64().
+ */
+int util_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Writes S (LEN bytes) to OUT as byte-safe text: valid UTF-8 is copied,
+ * backslash becomes "\\", control bytes, DEL and bytes that are not valid
+ * UTF-8 become "\xNN". The result is always valid UTF-8 with no control
+ * characters, so a hostile file name cannot break a CSV/JSON line or a
+ * terminal. QUOTE, if non-zero, is doubled (CSV quoting).
+ */
+void util_escape_bytes(FILE *out, const char *s, size_t len, char quote);
+
+/* Same into a malloc'ed string (NULL on allocation failure). */
+char *util_escape_dup(const char *s, size_t len);
+
+/* Monotonic and wall clocks in nanoseconds. */
+uint64_t util_now_mono_ns(void);
+uint64_t util_now_boot_ns(void);
+uint64_t util_now_real_ns(void);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * cgroup.c - see cgroup.h.
+ */
+#include "guest/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+int cgroup_v2_root(char *out, size_t len)
+{
+	CLEANUP_FILE FILE *f = fopen("/proc/self/mounts", "re");
+	char dev[256], dir[4096], type[64];
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(out, len, "%s", dir);
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int cgroup_create(const char *name, char *out, size_t len)
+{
+	char root[4096], base[4200];
+
+	if (cgroup_v2_root(root, sizeof(root)) < 0)
+		return -1;
+	snprintf(base, sizeof(base), "%s/capture", root);
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return -1;
+	if ((size_t)snprintf(out, len, "%s/%s", base, name) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(out, 0755) < 0)
+		return -1;
+	return 0;
+}
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+	char path[4200];
+	CLEANUP_FD int fd = -1;
+	size_t n = strlen(text);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, n) != (ssize_t)n)
+		return -1;
+	return 0;
+}
+
+/* Fallback for kernels before 5.14: signal each listed pid until none is left. */
+static int kill_each(const char *dir)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	for (int round = 0; round < 50; round++) {
+		CLEANUP_FILE FILE *f = fopen(path, "re");
+		int pid, any = 0;
+
+		if (!f)
+			return -1;
+		while (fscanf(f, "%d", &pid) == 1) {
+			kill(pid, SIGKILL);
+			any = 1;
+		}
+		if (!any)
+			return 0;
+		usleep(10000);
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+int cgroup_kill(const char *path)
+{
+	if (write_file(path, "cgroup.kill", "1") == 0)
+		return 0;
+	return kill_each(path);
+}
+
+int cgroup_populated(const char *path)
+{
+	char file[4200], key[64];
+	CLEANUP_FILE FILE *f = NULL;
+	int val;
+
+	snprintf(file, sizeof(file), "%s/cgroup.events", path);
+	f = fopen(file, "re");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %d", key, &val) == 2) {
+		if (strcmp(key, "populated") == 0)
+			return val != 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+int cgroup_remove(const char *path)
+{
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+
+	for (int i = 0; i < 500; i++) {
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}

@@ -1,0 +1,29 @@
+/*
+ * cgroup.h - cgroup v2 leaves: the kill switch and the sensor's scope.
+ *
+ * A guest (or a standalone run) lives in its own v2 cgroup, so the kernel
+ * sensor can filter by subtree and the whole tree, daemons included, can be
+ * killed at once with cgroup.kill.  Works with a pure v2 host (/sys/fs/cgroup)
+ * and a hybrid one (/sys/fs/cgroup/unified).
+ */
+#ifndef CAPTURE_CGROUP_H
+#define CAPTURE_CGROUP_H
+
+#include <stddef.h>
+
+/* Finds the cgroup2 mount point; 0, or -1 with errno = ENOENT if there is none. */
+int cgroup_v2_root(char *out, size_t len);
+
+/* Creates ROOT/capture/NAME (and ROOT/capture); writes its path into OUT. 0 or -1 (errno). */
+int cgroup_create(const char *name, char *out, size_t len);
+
+/* Kills every process in the cgroup (cgroup.kill, or one by one on kernels without it). */
+int cgroup_kill(const char *path);
+
+/* 1 if any process is in the cgroup, 0 if none, -1 on error. */
+int cgroup_populated(const char *path);
+
+/* Removes the (empty) cgroup, retrying while the kernel still frees it. 0 or -1. */
+int cgroup_remove(const char *path);
+
+#endif
