@@ -21,8 +21,8 @@
 
 #include "client/exclusion.h"
 
-#define NEVENTS	 1000000
-#define NPATHS	 320
+#define NEVENTS  1000000
+#define NPATHS   320
 #define NREPEATS 3
 
 struct event {
@@ -49,32 +49,53 @@ static const char *pick(const char *const *v, size_t n)
 }
 
 static const char *const programs[] = {
-	"/usr/lib/chromium/chromium", "/usr/lib/firefox-esr/firefox-esr", "/usr/bin/bash",
-	"/usr/bin/python3.11",	      "/usr/lib/systemd/systemd-journald", "/usr/bin/dbus-daemon",
-	"/usr/libexec/gvfsd",	      "/usr/bin/Xvfb",
+    "/usr/lib/chromium/chromium",
+    "/usr/lib/firefox-esr/firefox-esr",
+    "/usr/bin/bash",
+    "/usr/bin/python3.11",
+    "/usr/lib/systemd/systemd-journald",
+    "/usr/bin/dbus-daemon",
+    "/usr/libexec/gvfsd",
+    "/usr/bin/Xvfb",
 };
 
-static const char *const modules[] = {"chromium", "firefox-esr", "sh",	      "bash",
-				      "lsb_release", "xdg-open", "dbus-launch", "cat"};
+static const char *const modules[] = {"chromium",    "firefox-esr", "sh",          "bash",
+                                      "lsb_release", "xdg-open",    "dbus-launch", "cat"};
 
 static const char *const dirs[] = {
-	"/tmp/",
-	"/tmp/.org.chromium.Chromium.",
-	"/home/capture/.cache/chromium/Default/Cache/Cache_Data/",
-	"/home/capture/.config/chromium/Default/",
-	"/home/capture/.mozilla/firefox/x1y2z3.default-esr/",
-	"/usr/lib/x86_64-linux-gnu/",
-	"/usr/share/fonts/truetype/dejavu/",
-	"/etc/",
-	"/proc/self/",
-	"/var/tmp/",
+    "/tmp/",
+    "/tmp/.org.chromium.Chromium.",
+    "/home/capture/.cache/chromium/Default/Cache/Cache_Data/",
+    "/home/capture/.config/chromium/Default/",
+    "/home/capture/.mozilla/firefox/x1y2z3.default-esr/",
+    "/usr/lib/x86_64-linux-gnu/",
+    "/usr/share/fonts/truetype/dejavu/",
+    "/etc/",
+    "/proc/self/",
+    "/var/tmp/",
 };
 
 static const char *const leaves[] = {
-	"index",	"data_0",    "data_1",	  "f_00001a",	   "Preferences",
-	"Cookies-journal", "libnss3.so", "DejaVuSans.ttf", "oom_score_adj", "cert9.db",
-	"places.sqlite-wal", "hosts",	  "resolv.conf",  "Local State",   "a.out",
-	"session.json",	"x.desktop", "prefs.js",	  "libGL.so.1",	   "tmpfile.XXXX",
+    "index",
+    "data_0",
+    "data_1",
+    "f_00001a",
+    "Preferences",
+    "Cookies-journal",
+    "libnss3.so",
+    "DejaVuSans.ttf",
+    "oom_score_adj",
+    "cert9.db",
+    "places.sqlite-wal",
+    "hosts",
+    "resolv.conf",
+    "Local State",
+    "a.out",
+    "session.json",
+    "x.desktop",
+    "prefs.js",
+    "libGL.so.1",
+    "tmpfile.XXXX",
 };
 
 static const char *const devices[] = {"/dev/null", "/dev/pts/0", "/dev/urandom", "/dev/shm/x"};
@@ -89,8 +110,9 @@ static void make_paths(void)
 
 	for (i = 0; i < NPATHS; i++) {
 		char buf[128];
-		int n = snprintf(buf, sizeof(buf), "%s%s.%03zu", pick(dirs, sizeof(dirs) / sizeof(*dirs)),
-				 pick(leaves, sizeof(leaves) / sizeof(*leaves)), i);
+		int n = snprintf(buf, sizeof(buf), "%s%s.%03zu",
+		                 pick(dirs, sizeof(dirs) / sizeof(*dirs)),
+		                 pick(leaves, sizeof(leaves) / sizeof(*leaves)), i);
 
 		while (n < 30)
 			buf[n++] = 'x';
@@ -106,8 +128,8 @@ static void make_paths(void)
 		char buf[64];
 
 		snprintf(buf, sizeof(buf), "%u.%u.%u.%u:%u", 10 + (unsigned)(rng() % 200),
-			 (unsigned)(rng() % 256), (unsigned)(rng() % 256), 1 + (unsigned)(rng() % 254),
-			 (unsigned[]){80, 443, 53, 8080}[rng() % 4]);
+		         (unsigned)(rng() % 256), (unsigned)(rng() % 256),
+		         1 + (unsigned)(rng() % 254), (unsigned[]){80, 443, 53, 8080}[rng() % 4]);
 		addrs[i] = strdup(buf);
 	}
 }
@@ -117,7 +139,7 @@ static void make_event(struct event *e)
 	unsigned r = (unsigned)(rng() % 100);
 
 	*e = (struct event){EXCL_FILE, NULL, pick(programs, sizeof(programs) / sizeof(*programs)),
-			    paths[rng() % NPATHS]};
+	                    paths[rng() % NPATHS]};
 	if (r < 40) {
 		e->key = "Open";
 	} else if (r < 60) {
@@ -158,7 +180,7 @@ static size_t run(struct exclusion_set *set, const struct event *ev, size_t n)
 
 	for (i = 0; i < n; i++)
 		excluded += exclusion_is_excluded(set, ev[i].monitor, ev[i].key, ev[i].subject,
-						  ev[i].object);
+		                                  ev[i].object);
 	return excluded;
 }
 

@@ -114,8 +114,9 @@ int exclusion_rule_get(const struct exclusion_set *set, size_t idx,
 /*
  * Prints one line per rule in load order,
  * "origin:line  hits=N  sign  key  subject  object", with " (dead)" appended
- * when hits is 0 (or " (kernel-filtered)", see above).  Strings are escaped
- * with util_escape_bytes().
+ * when hits is 0 (or " (kernel-filtered)", see above).  Bytes outside
+ * printable ASCII are shown as \xNN; backslashes are not doubled, so regexes
+ * read as written.
  */
 void exclusion_print_stats(const struct exclusion_set *set, FILE *out);
 

@@ -1,0 +1,167 @@
+/*
+ * e2e.h - helpers for end-to-end tests that run the real capture-client.
+ *
+ * Test binaries live in BUILD/tests/e2e/; the workload programs sit next to
+ * them and the client under test is BUILD/capture-client.  Everything runs
+ * for real: the kernel sensor, cgroups, loopback listeners.
+ */
+#ifndef CAPTURE_E2E_H
+#define CAPTURE_E2E_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* BUF = directory of this test binary + "/" + NAME. */
+static inline void e2e_sibling(const char *name, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	self[n > 0 ? n : 0] = '\0';
+	snprintf(buf, len, "%s/%s", dirname(self), name);
+}
+
+/* Runs ARGV with stdout and stderr redirected to files; returns the wait status. */
+static inline int e2e_run(char *const argv[], const char *out, const char *errf)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+/* Whole file as a malloc'ed string (NULL if unreadable). */
+static inline char *e2e_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Every line of a JSON Lines file as an array (objects only). */
+static inline json_t *e2e_load_jsonl(const char *path)
+{
+	json_t *arr = json_array();
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return arr;
+	while (getline(&line, &cap, f) > 0) {
+		json_t *o = json_loads(line, 0, NULL);
+
+		if (o && json_is_object(o))
+			json_array_append_new(arr, o);
+		else
+			json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	return arr;
+}
+
+/* The summary object capture-client --json prints last on stderr (NULL if none). */
+static inline json_t *e2e_summary(const char *errpath)
+{
+	json_t *arr = e2e_load_jsonl(errpath), *found = NULL;
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(arr, i, o)
+	{
+		if (json_object_get(o, "summary"))
+			found = o;
+	}
+	if (found)
+		json_incref(found);
+	json_decref(arr);
+	return found;
+}
+
+static inline const char *e2e_str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* Events with this type, action and object1 (NULL = any). */
+static inline size_t e2e_count(json_t *events, const char *type, const char *action,
+			       const char *object1)
+{
+	size_t i, n = 0;
+	json_t *o;
+
+	json_array_foreach(events, i, o)
+	{
+		if (strcmp(e2e_str(o, "type"), type) == 0 &&
+		    strcmp(e2e_str(o, "action"), action) == 0 &&
+		    (!object1 || strcmp(e2e_str(o, "object1"), object1) == 0))
+			n++;
+	}
+	return n;
+}
+
+/* First such event (borrowed reference) or NULL. */
+static inline json_t *e2e_find(json_t *events, const char *type, const char *action,
+			       const char *object1)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(events, i, o)
+	{
+		if (strcmp(e2e_str(o, "type"), type) == 0 &&
+		    strcmp(e2e_str(o, "action"), action) == 0 &&
+		    (!object1 || strcmp(e2e_str(o, "object1"), object1) == 0))
+			return o;
+	}
+	return NULL;
+}
+
+/* Writes TEXT to DIR/NAME (creating DIR). */
+static inline int e2e_write(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+#endif
