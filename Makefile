@@ -60,7 +60,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/capture-client
+all: $(BUILD)/capture-client $(BUILD)/samples/dropper
 
 deps:
 	$(Q)./scripts/deps.sh
@@ -114,6 +114,11 @@ $(BUILD)/tests/e2e/prog_%: tests/e2e/prog_%.c
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring
+
+$(BUILD)/samples/%: samples/%.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
 tests: $(BUILD)/capture-client $(UNIT_BIN) $(E2E_BIN) $(PROG_BIN)
 

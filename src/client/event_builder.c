@@ -102,12 +102,22 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 	snprintf(b->obj1, sizeof(b->obj1), "%u", h->pid);
 	ev->object1 = b->obj1;
 	if (h->op == SENSOR_OP_EXEC) {
+		const char *image = r->str[0] ? r->str[0] : "";
+
 		ev->action = "created";
-		snprintf(b->obj2, sizeof(b->obj2), "%s", r->str[0] ? r->str[0] : "");
+		if (h->flags & SENSOR_F_SCRIPT) {
+			/* name the script, not its interpreter: see docs/sensor.md */
+			if (path_join(r->str[3], r->str[2], b->obj2, sizeof(b->obj2)) < 0)
+				b->obj2[sizeof(b->obj2) - 1] = '\0';
+			snprintf(b->exe, sizeof(b->exe), "interpreter %s", image);
+			ev->detail = b->exe;
+		} else {
+			snprintf(b->obj2, sizeof(b->obj2), "%s", image);
+		}
 		ev->object2 = b->obj2;
 		ev->argv = r->str[1];
 		ev->argv_len = r->str[1] ? r->len[1] + 1 : 0;
-		if (proc_table_set(b->procs, h->pid, b->obj2) < 0)
+		if (proc_table_set(b->procs, h->pid, image) < 0)
 			return -1;
 	} else {
 		int code = (int)h->arg0;

@@ -927,6 +927,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(capture_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct scratch *s;
+	const char *filename;
 	__u64 start, end, n;
 	__u32 off, o;
 
@@ -950,7 +951,25 @@ int BPF_PROG(capture_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 		s->hdr.len[1] = n;
 		off += n;
 	}
-	ev_submit(s, put_kernel_str(s, off, 2, BPF_CORE_READ(bprm, filename)));
+	filename = BPF_CORE_READ(bprm, filename);
+	off = put_kernel_str(s, off, 2, filename);
+	/*
+	 * A script: binfmt_script replaced interp with the interpreter's name.
+	 * Keep the cwd for a relative script name so user space can name the
+	 * script (a dropped script must not hide behind "/usr/bin/dash").
+	 */
+	if (BPF_CORE_READ(bprm, interp) != filename) {
+		char first = 0;
+
+		s->hdr.flags |= SENSOR_F_SCRIPT;
+		bpf_probe_read_kernel(&first, 1, filename);
+		if (first != '/') {
+			struct task_struct *task = bpf_get_current_task_btf();
+
+			off = put_path(s, off, 3, &task->fs->pwd);
+		}
+	}
+	ev_submit(s, off);
 	return 0;
 }
 

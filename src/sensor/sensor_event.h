@@ -32,7 +32,8 @@ enum sensor_op {
 	SENSOR_OP_NONE = 0, /* never emitted */
 	/* process; the record's pid/tid are the acting task */
 	SENSOR_OP_FORK,     /* internal, not a state change: arg0 = child tgid */
-	SENSOR_OP_EXEC,     /* s0 image path, s1 argv blob, s2 filename as passed */
+	SENSOR_OP_EXEC,     /* s0 image path, s1 argv blob, s2 filename as passed,
+			     * s3 cwd if SENSOR_F_SCRIPT and s2 is relative */
 	SENSOR_OP_EXIT,     /* arg0 = exit code word (status << 8 | signal) */
 	/* file; paths are either s0 resolved, or s0 dir + s1 name (SENSOR_F_JOIN) */
 	SENSOR_OP_OPEN,     /* read-only open, arg0 = open flags, arg1 = f_mode */
@@ -71,6 +72,7 @@ enum sensor_op {
 #define SENSOR_F_JOIN2     0x2 /* s2 is a directory and s3 a name relative to it */
 #define SENSOR_F_TRUNC     0x4 /* a string was cut to fit (path deeper than SENSOR_STR_MAX) */
 #define SENSOR_F_DIR       0x8 /* the object is a directory */
+#define SENSOR_F_SCRIPT    0x10 /* exec of a script: s0 is its interpreter, s2 the script */
 
 struct sensor_net {
 	__u8 addr[16];  /* IPv4 in the first 4 bytes, or IPv6 */
