@@ -32,7 +32,8 @@
 #include "guest/cgroup.h"
 #include "sensor/sensor.h"
 
-#define MONITOR_POLL_MS 50 /* how often "has the whole tree exited?" is asked */
+/* how often the ring buffer is drained and "has the whole tree exited?" asked */
+#define MONITOR_POLL_MS SENSOR_DRAIN_INTERVAL_MS
 
 struct monitor {
 	const struct monitor_opts *opts;
@@ -129,6 +130,7 @@ static void on_tick(uv_timer_t *t)
 	struct monitor *m = t->data;
 	int populated;
 
+	drain(m);
 	reap(m);
 	populated = cgroup_populated(m->cgroup);
 	if (populated == 0 && m->child_reaped)

@@ -25,13 +25,21 @@ const char *event_type_name(enum event_type t)
 
 void event_format_time(uint64_t wall_ns, char *buf, size_t len)
 {
+	/* events come in bursts within one second: convert each second once */
+	static __thread time_t cached_sec = -1;
+	static __thread char cached[80];
 	time_t sec = (time_t)(wall_ns / 1000000000ull);
 	unsigned ms = (unsigned)((wall_ns / 1000000ull) % 1000);
-	struct tm tm;
 
-	localtime_r(&sec, &tm);
-	snprintf(buf, len, "%02d/%02d/%04d %02d:%02d:%02d.%03u", tm.tm_mday, tm.tm_mon + 1,
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	if (sec != cached_sec) {
+		struct tm tm;
+
+		localtime_r(&sec, &tm);
+		snprintf(cached, sizeof(cached), "%02d/%02d/%04d %02d:%02d:%02d", tm.tm_mday,
+			 tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_sec = sec;
+	}
+	snprintf(buf, len, "%s.%03u", cached, ms);
 }
 
 static void csv_field(FILE *out, const char *s, int last)
@@ -45,7 +53,7 @@ static void csv_field(FILE *out, const char *s, int last)
 
 void event_write_csv(FILE *out, const struct capture_event *ev)
 {
-	char when[32], pid[16];
+	char when[96], pid[16];
 
 	event_format_time(ev->wall_ns, when, sizeof(when));
 	snprintf(pid, sizeof(pid), "%u", ev->pid);

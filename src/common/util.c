@@ -128,7 +128,18 @@ void util_escape_bytes(FILE *out, const char *s, size_t len, char quote)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t n = utf8_seq_len(p + i, len - i);
+		size_t run = i, n;
+
+		/* fast path: a run of printable ASCII that needs no escaping */
+		while (run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '\\' &&
+		       p[run] != (unsigned char)quote)
+			run++;
+		if (run > i) {
+			fwrite(p + i, 1, run - i, out);
+			i = run;
+			continue;
+		}
+		n = utf8_seq_len(p + i, len - i);
 
 		if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
 			if (p[i] == '\\')

@@ -48,8 +48,14 @@ struct sensor_stats {
 /* Loads and attaches; on failure returns -1 with a sentence in ERR. */
 int sensor_open(const struct sensor_opts *opts, sensor_record_fn fn, void *ctx,
 		struct sensor **out, char *err, size_t errlen);
-/* A file descriptor that becomes readable when records are waiting. */
+/*
+ * A file descriptor that becomes readable when a large backlog is waiting.
+ * Records are written without waking the reader (a wake-up per record
+ * costs an interrupt each), so callers must also drain every
+ * SENSOR_DRAIN_INTERVAL_MS.
+ */
 int sensor_fd(const struct sensor *s);
+#define SENSOR_DRAIN_INTERVAL_MS 10
 /* Consumes every waiting record; returns how many, or -errno. */
 long sensor_drain(struct sensor *s);
 void sensor_stats(const struct sensor *s, struct sensor_stats *out);

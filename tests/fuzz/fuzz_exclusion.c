@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,7 @@ static void check_equivalence(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static FILE *devnull; /* kept open for the whole run */
 	enum exclusion_monitor m;
 	struct exclusion_set *set;
 	char err[512];
@@ -135,6 +137,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (exclusion_load_buffer(set, m, "fuzz.exl", (const char *)data + 1, size - 1, err,
 	                          sizeof(err)) == 0) {
 		match_some(set, m, data + 1, size - 1);
+		if (!devnull)
+			devnull = fopen("/dev/null", "w");
+		if (devnull)
+			exclusion_print_stats(set, devnull);
 		n = exclusion_rule_count(set);
 		for (i = 0; i < n; i++) {
 			struct exclusion_rule_info info;

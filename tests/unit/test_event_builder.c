@@ -152,6 +152,41 @@ static void test_exec_without_argv(void **state)
 	assert_string_equal(f->ev.object2, "/usr/bin/true");
 }
 
+static void test_exec_script_names_script(void **state)
+{
+	struct fx *f = *state;
+
+	/* "./drop.sh" run from /home/u/Downloads: s0 interpreter, s2 as passed, s3 cwd */
+	rec_new(f, SENSOR_OP_EXEC, CHILD, PARENT);
+	f->h.flags = SENSOR_F_SCRIPT;
+	rec_str(f, 0, "/usr/bin/dash");
+	rec_str(f, 2, "./drop.sh");
+	rec_str(f, 3, "/home/u/Downloads");
+	assert_int_equal(build(f), 1);
+	assert_string_equal(f->ev.action, "created");
+	assert_string_equal(f->ev.object2, "/home/u/Downloads/drop.sh");
+	assert_non_null(f->ev.detail);
+	assert_string_equal(f->ev.detail, "interpreter /usr/bin/dash");
+	/* the process runs the interpreter: that is what its later events name */
+	assert_string_equal(proc_table_exe(f->procs, CHILD), "/usr/bin/dash");
+	/* an absolute script name comes without a cwd */
+	rec_new(f, SENSOR_OP_EXEC, CHILD, PARENT);
+	f->h.flags = SENSOR_F_SCRIPT;
+	rec_str(f, 0, "/usr/bin/python3");
+	rec_str(f, 2, "/tmp/x/../stage2.py");
+	assert_int_equal(build(f), 1);
+	assert_string_equal(f->ev.object2, "/tmp/stage2.py");
+	assert_string_equal(f->ev.detail, "interpreter /usr/bin/python3");
+	assert_string_equal(proc_table_exe(f->procs, CHILD), "/usr/bin/python3");
+	/* not a script: no detail */
+	rec_new(f, SENSOR_OP_EXEC, CHILD, PARENT);
+	rec_str(f, 0, "/usr/bin/id");
+	rec_str(f, 2, "id");
+	assert_int_equal(build(f), 1);
+	assert_string_equal(f->ev.object2, "/usr/bin/id");
+	assert_null(f->ev.detail);
+}
+
 static void test_exec_by_unknown_dead_parent(void **state)
 {
 	struct fx *f = *state;
@@ -688,6 +723,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_exec_created),
 	    T(test_exec_without_argv),
+	    T(test_exec_script_names_script),
 	    T(test_exec_by_unknown_dead_parent),
 	    T(test_exit_status),
 	    T(test_exit_codes_decoded),
