@@ -47,7 +47,7 @@ bool classify_is_reported(struct exclusion_set *set, const struct capture_event 
 	return false;
 }
 
-uint64_t classify_enabled_ops(const struct exclusion_set *set)
+uint64_t classify_enabled_ops(struct exclusion_set *set)
 {
 	static const struct {
 		unsigned op;
@@ -62,7 +62,9 @@ uint64_t classify_enabled_ops(const struct exclusion_set *set)
 	if (!set)
 		return mask;
 	for (size_t i = 0; i < sizeof(file_ops) / sizeof(file_ops[0]); i++)
-		if (exclusion_key_always_excluded(set, EXCL_FILE, file_ops[i].action))
+		if (exclusion_key_always_excluded(set, EXCL_FILE, file_ops[i].action)) {
 			mask &= ~(1ull << file_ops[i].op);
+			exclusion_mark_kernel_filtered(set, EXCL_FILE, file_ops[i].action);
+		}
 	return mask;
 }

@@ -31,8 +31,9 @@ bool classify_is_reported(struct exclusion_set *set, const struct capture_event 
 
 /*
  * The sensor ops (bit 1 << enum sensor_op) worth producing under SET: an op
- * whose every event the lists exclude anyway is switched off in the kernel.
+ * whose every event the lists exclude anyway is switched off in the kernel,
+ * and the rule that excludes it is marked kernel-filtered in SET's statistics.
  */
-uint64_t classify_enabled_ops(const struct exclusion_set *set);
+uint64_t classify_enabled_ops(struct exclusion_set *set);
 
 #endif

@@ -58,6 +58,7 @@ struct monitor {
 	uint64_t reported[EVENT_TYPE_COUNT];
 	uint64_t excluded[EVENT_TYPE_COUNT];
 	uint64_t undecodable;    /* records the builder could not understand */
+	uint64_t enabled_ops;    /* ops the kernel produces; the others the lists exclude whole */
 };
 
 static int on_record(const struct sensor_record *rec, void *ctx)
@@ -252,7 +253,7 @@ static int setup(struct monitor *m)
 	}
 	so.cgroup_path = m->cgroup;
 	so.ringbuf_bytes = o->ringbuf_bytes;
-	so.enabled_ops = classify_enabled_ops(m->excl);
+	so.enabled_ops = m->enabled_ops = classify_enabled_ops(m->excl);
 	if (sensor_open(&so, on_record, m, &m->sensor, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return -1;
@@ -323,7 +324,15 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 		(unsigned long long)m->reported[EVENT_FILE],
 		(unsigned long long)m->reported[EVENT_CONNECTION],
 		(unsigned long long)m->reported[EVENT_SYSTEM]);
-	fprintf(stderr, "  excluded: %llu\n", (unsigned long long)excl);
+	fprintf(stderr, "  excluded: %llu", (unsigned long long)excl);
+	for (unsigned op = 1, first = 1; op < SENSOR_OP_MAX; op++) {
+		if (m->enabled_ops & (1ull << op))
+			continue;
+		fprintf(stderr, "%s%s", first ? " (not produced by the kernel at all: " : ", ",
+			sensor_op_name(op));
+		first = 0;
+	}
+	fprintf(stderr, "%s\n", m->enabled_ops == ~0ull ? "" : ")");
 	fprintf(stderr, "  sensor:   %llu records, lost %llu\n",
 		(unsigned long long)st->emitted_total, (unsigned long long)lost);
 	fprintf(stderr, "  verdict:  %s\n", verdict_name(v));

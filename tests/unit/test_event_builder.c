@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,17 @@
 #include "client/event_builder.h"
 #include "client/proc_table.h"
 #include "common/util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define FAKE_PID(n) (0x10000000u + (uint32_t)(n))
 #define HARNESS     FAKE_PID(1)
@@ -243,6 +255,40 @@ static void test_exit_codes_decoded(void **state)
 				 (unsigned long long)cases[i].word, f->ev.exit_status,
 				 f->ev.exit_signal, cases[i].status, cases[i].signal);
 	}
+}
+
+/*
+ * "EV's strings live until the next call": a record whose pid equals its
+ * ppid (malformed, but sensor_decode accepts it) must not leave ev.process
+ * pointing at the table entry the same call replaced (exec) or removed
+ * (exit).  Checked with ASan's shadow memory, so the test itself never reads
+ * freed memory; without ASan it is skipped.
+ */
+static void test_process_record_pid_equal_ppid_keeps_process_valid(void **state)
+{
+#ifdef HAVE_ASAN
+	struct fx *f = *state;
+	bool exec_ok, exit_ok;
+
+	assert_int_equal(proc_table_set(f->procs, CHILD, "/usr/bin/old"), 0);
+	rec_new(f, SENSOR_OP_EXEC, CHILD, CHILD);
+	rec_str(f, 0, "/usr/bin/new");
+	assert_int_equal(build(f), 1);
+	exec_ok = !__asan_address_is_poisoned(f->ev.process);
+
+	assert_int_equal(proc_table_set(f->procs, CHILD, "/usr/bin/old"), 0);
+	rec_new(f, SENSOR_OP_EXIT, CHILD, CHILD);
+	assert_int_equal(build(f), 1);
+	exit_ok = !__asan_address_is_poisoned(f->ev.process);
+
+	if (!exec_ok || !exit_ok)
+		fail_msg("ev.process points to freed memory after %s%s%s with pid == ppid",
+			 exec_ok ? "" : "EXEC", !exec_ok && !exit_ok ? " and " : "",
+			 exit_ok ? "" : "EXIT");
+#else
+	(void)state;
+	skip();
+#endif
 }
 
 static void test_fork_inherits_image_no_event(void **state)
@@ -727,6 +773,7 @@ int main(void)
 	    T(test_exec_by_unknown_dead_parent),
 	    T(test_exit_status),
 	    T(test_exit_codes_decoded),
+	    T(test_process_record_pid_equal_ppid_keeps_process_valid),
 	    T(test_fork_inherits_image_no_event),
 	    T(test_full_process_life),
 	    T(test_harness_records_dropped),
