@@ -141,13 +141,12 @@ bench: deps
 	$(Q)./bench/sensor/run.sh build
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-fuzz: deps
+fuzz: deps $(BPFDIR)/sensor.skel.h
 	$(Q)mkdir -p build/fuzz
 	$(Q)for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 		echo "  FUZZ     build/fuzz/$$n"; \
 		$(CLANG) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -I$(BPFDIR) \
-		-fsanitize=fuzzer,address,undefined $$f \
-		$(filter-out src/sensor/sensor.c,$(LIB_SRC)) \
+		-fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
 		-o build/fuzz/$$n $(LDLIBS_ALL) || exit 1; done
 
 lint:

@@ -22,6 +22,7 @@ struct event_builder {
 	char obj1[OBJ_MAX];
 	char obj2[OBJ_MAX];
 	char exe[OBJ_MAX]; /* copy of an image path that is about to be forgotten */
+	char proc[OBJ_MAX]; /* copy of the acting image of a process event */
 };
 
 struct event_builder *event_builder_new(struct proc_table *procs, uint32_t harness_pid)
@@ -72,7 +73,7 @@ static void base_event(struct event_builder *b, const struct sensor_record *r,
 
 	memset(ev, 0, sizeof(*ev));
 	ev->ts_ns = h->ts_ns;
-	ev->wall_ns = (uint64_t)((int64_t)h->ts_ns + b->boot_to_real_ns);
+	ev->wall_ns = h->ts_ns + (uint64_t)b->boot_to_real_ns; /* modular: no signed overflow */
 	ev->pid = h->pid;
 	ev->tid = h->tid;
 	ev->ppid = h->ppid;
@@ -98,7 +99,9 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 	ev->pid = h->ppid; /* the parent acts, as in the original */
 	ev->ppid = 0;
 	ev->tid = 0;
-	ev->process = proc_table_exe(b->procs, h->ppid);
+	/* a copy: the table entry may be replaced or freed below (pid == ppid) */
+	snprintf(b->proc, sizeof(b->proc), "%s", proc_table_exe(b->procs, h->ppid));
+	ev->process = b->proc;
 	snprintf(b->obj1, sizeof(b->obj1), "%u", h->pid);
 	ev->object1 = b->obj1;
 	if (h->op == SENSOR_OP_EXEC) {

@@ -106,9 +106,11 @@ const char *proc_table_exe(struct proc_table *t, uint32_t pid)
 		return (*p)->exe;
 	snprintf(link, sizeof(link), "/proc/%u/exe", pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
+	/* remember a miss too: one readlink per unknown pid, not one per event */
 	if (n <= 0)
-		return PROC_TABLE_UNKNOWN;
-	exe[n] = '\0';
+		snprintf(exe, sizeof(exe), "%s", PROC_TABLE_UNKNOWN);
+	else
+		exe[n] = '\0';
 	if (proc_table_set(t, pid, exe) < 0)
 		return PROC_TABLE_UNKNOWN;
 	return (*slot(t, pid))->exe;

@@ -3,6 +3,7 @@
  */
 #include "common/path.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *path_basename(const char *path)
@@ -49,22 +50,47 @@ static int push_path(char *out, size_t outlen, size_t *len, const char *p)
 	return 0;
 }
 
-int path_join(const char *dir, const char *name, char *out, size_t outlen)
+/* Joins into WORK (WORKLEN >= strlen(dir) + strlen(name) + 3: no step can overflow). */
+static size_t join_into(const char *dir, const char *name, char *work, size_t worklen)
 {
 	size_t len = 0;
-	int rc = 0;
 
-	if (outlen < 2)
-		return -1;
-	out[0] = '\0';
+	work[0] = '\0';
 	if (!name || name[0] != '/')
-		rc = push_path(out, outlen, &len, dir ? dir : "");
-	if (rc == 0 && name)
-		rc = push_path(out, outlen, &len, name);
+		(void)push_path(work, worklen, &len, dir ? dir : "");
+	if (name)
+		(void)push_path(work, worklen, &len, name);
 	if (len == 0) {
-		out[0] = '/';
-		out[1] = '\0';
+		work[0] = '/';
+		work[1] = '\0';
 		len = 1;
 	}
-	return rc < 0 ? -1 : (int)len;
+	return len;
+}
+
+int path_join(const char *dir, const char *name, char *out, size_t outlen)
+{
+	char stack[8200];
+	size_t need = (dir ? strlen(dir) : 0) + (name ? strlen(name) : 0) + 3, len;
+	char *work = need <= sizeof(stack) ? stack : malloc(need);
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (!work)
+		return -1;
+	/* fold in a buffer big enough for every intermediate step, then copy:
+	 * "/a/b" + ".." fits in 3 bytes although "/a/b" does not */
+	len = join_into(dir, name, work, need);
+	if (len + 1 > outlen) {
+		memcpy(out, work, outlen - 1);
+		out[outlen - 1] = '\0';
+		if (work != stack)
+			free(work);
+		return -1;
+	}
+	memcpy(out, work, len + 1);
+	if (work != stack)
+		free(work);
+	return (int)len;
 }

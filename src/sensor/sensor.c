@@ -73,6 +73,8 @@ int sensor_decode(const void *data, size_t size, struct sensor_record *out)
 		return -EINVAL;
 	if (h->op == SENSOR_OP_NONE || h->op >= SENSOR_OP_MAX)
 		return -EINVAL;
+	if (!memchr(h->comm, '\0', sizeof(h->comm)))
+		return -EINVAL; /* the kernel always terminates comm; anything else is corrupt */
 	for (int i = 0; i < SENSOR_NSTR; i++) {
 		if (h->len[i] > SENSOR_STR_MAX)
 			return -EINVAL;

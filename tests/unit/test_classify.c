@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ static void load(struct exclusion_set *set, enum exclusion_monitor m, const char
 }
 
 static struct capture_event event(enum event_type type, const char *action, const char *process,
-				  const char *object1, const char *object2)
+                                  const char *object1, const char *object2)
 {
 	struct capture_event ev;
 
@@ -53,7 +54,7 @@ static struct capture_event event(enum event_type type, const char *action, cons
 }
 
 static bool reported(struct exclusion_set *set, enum event_type type, const char *action,
-		     const char *process, const char *object1, const char *object2)
+                     const char *process, const char *object1, const char *object2)
 {
 	struct capture_event ev = event(type, action, process, object1, object2);
 
@@ -69,8 +70,8 @@ static void test_process_key_subject_object(void **state)
 	/* full-match regexes: "bash" only matches a basename, "/usr/bin/ls" only a path */
 	load(set, EXCL_PROCESS, "+\tls\tbash\t/usr/bin/ls\n");
 	assert_false(reported(set, EVENT_PROCESS, "created", "/bin/bash", "4242", "/usr/bin/ls"));
-	assert_false(reported(set, EVENT_PROCESS, "terminated", "/usr/bin/bash", "4242",
-			      "/usr/bin/ls"));
+	assert_false(
+	    reported(set, EVENT_PROCESS, "terminated", "/usr/bin/bash", "4242", "/usr/bin/ls"));
 	/* key = basename(object2): another program */
 	assert_true(reported(set, EVENT_PROCESS, "created", "/bin/bash", "4242", "/usr/bin/cat"));
 	/* subject = basename(process): another parent */
@@ -240,20 +241,51 @@ static void test_enabled_ops_open_off(void **state)
 	assert_true(ops == ~OP_BIT(SENSOR_OP_OPEN));
 }
 
+static bool kernel_filtered(struct exclusion_set *set, size_t idx)
+{
+	struct exclusion_rule_info info;
+
+	assert_int_equal(exclusion_rule_get(set, idx, &info), 0);
+	return info.kernel_filtered;
+}
+
+static void test_enabled_ops_marks_rule_kernel_filtered(void **state)
+{
+	struct exclusion_set *set = *state;
+
+	load(set, EXCL_FILE,
+	     "+\tOpen\t.*\t.*\n"
+	     "+\tWrite\t.*\t.*\n"
+	     "+\tRead\t.*\t/tmp/.*\n"
+	     "+\tDelete\t.*\t.*\n"
+	     "-\tDelete\t.*\t/etc/.*\n");
+	assert_false(kernel_filtered(set, 0));
+	(void)classify_enabled_ops(set);
+	/* the rule that switched Open off */
+	assert_true(kernel_filtered(set, 0));
+	/* Write is never switched off; Read is partial; Delete has a '-' rule */
+	assert_false(kernel_filtered(set, 1));
+	assert_false(kernel_filtered(set, 2));
+	assert_false(kernel_filtered(set, 3));
+	assert_false(kernel_filtered(set, 4));
+}
+
 static void test_enabled_ops_open_and_read_off(void **state)
 {
 	struct exclusion_set *set = *state;
 
 	load(set, EXCL_FILE, "+\tOpen\t.*\t.*\n+\tRead\t(.*)\t.*\n");
-	assert_true(classify_enabled_ops(set) == ~(OP_BIT(SENSOR_OP_OPEN) | OP_BIT(SENSOR_OP_READ)));
+	assert_true(classify_enabled_ops(set) ==
+	            ~(OP_BIT(SENSOR_OP_OPEN) | OP_BIT(SENSOR_OP_READ)));
 }
 
 static void test_enabled_ops_minus_rule_keeps_open(void **state)
 {
 	struct exclusion_set *set = *state;
 
-	load(set, EXCL_FILE, "+\tOpen\t.*\t.*\n-\tOpen\t.*\t/home/.*/\\.ssh/.*\n"
-			     "+\tRead\t.*\t.*\n");
+	load(set, EXCL_FILE,
+	     "+\tOpen\t.*\t.*\n-\tOpen\t.*\t/home/.*/\\.ssh/.*\n"
+	     "+\tRead\t.*\t.*\n");
 	assert_true(classify_enabled_ops(set) & OP_BIT(SENSOR_OP_OPEN));
 	assert_false(classify_enabled_ops(set) & OP_BIT(SENSOR_OP_READ));
 }
@@ -301,6 +333,7 @@ int main(void)
 	    T(test_enabled_ops_no_lists),
 	    T(test_enabled_ops_open_off),
 	    T(test_enabled_ops_open_and_read_off),
+	    T(test_enabled_ops_marks_rule_kernel_filtered),
 	    T(test_enabled_ops_minus_rule_keeps_open),
 	    T(test_enabled_ops_partial_rule_keeps_open),
 	    T(test_enabled_ops_other_monitor_keeps_open),

@@ -239,9 +239,9 @@ static void test_exit_codes_decoded(void **state)
 		uint64_t word;
 		int status, signal;
 	} cases[] = {
-	    {0, 0, 0},            {1 << 8, 1, 0},  {255 << 8, 255, 0},
-	    {9, -1, 9},           {15, -1, 15},    {0x80 | 11, -1, 11}, /* SIGSEGV + core */
-	    {0x80 | 6, -1, 6},    {2, -1, 2},
+	    {0, 0, 0},         {1 << 8, 1, 0}, {255 << 8, 255, 0},
+	    {9, -1, 9},        {15, -1, 15},   {0x80 | 11, -1, 11}, /* SIGSEGV + core */
+	    {0x80 | 6, -1, 6}, {2, -1, 2},
 	};
 	struct fx *f = *state;
 
@@ -252,8 +252,8 @@ static void test_exit_codes_decoded(void **state)
 		assert_int_equal(build(f), 1);
 		if (f->ev.exit_status != cases[i].status || f->ev.exit_signal != cases[i].signal)
 			fail_msg("word 0x%llx: status %d signal %d, want %d %d",
-				 (unsigned long long)cases[i].word, f->ev.exit_status,
-				 f->ev.exit_signal, cases[i].status, cases[i].signal);
+			         (unsigned long long)cases[i].word, f->ev.exit_status,
+			         f->ev.exit_signal, cases[i].status, cases[i].signal);
 	}
 }
 
@@ -283,8 +283,8 @@ static void test_process_record_pid_equal_ppid_keeps_process_valid(void **state)
 
 	if (!exec_ok || !exit_ok)
 		fail_msg("ev.process points to freed memory after %s%s%s with pid == ppid",
-			 exec_ok ? "" : "EXEC", !exec_ok && !exit_ok ? " and " : "",
-			 exit_ok ? "" : "EXIT");
+		         exec_ok ? "" : "EXEC", !exec_ok && !exit_ok ? " and " : "",
+		         exit_ok ? "" : "EXIT");
 #else
 	(void)state;
 	skip();
@@ -457,8 +457,9 @@ static void test_file_actions(void **state)
 		unsigned op;
 		const char *action;
 	} cases[] = {
-	    {SENSOR_OP_OPEN, "Open"},     {SENSOR_OP_READ, "Read"},   {SENSOR_OP_CREATE, "Create"},
-	    {SENSOR_OP_WRITE, "Write"},   {SENSOR_OP_DELETE, "Delete"}, {SENSOR_OP_MKDIR, "Mkdir"},
+	    {SENSOR_OP_OPEN, "Open"},     {SENSOR_OP_READ, "Read"},
+	    {SENSOR_OP_CREATE, "Create"}, {SENSOR_OP_WRITE, "Write"},
+	    {SENSOR_OP_DELETE, "Delete"}, {SENSOR_OP_MKDIR, "Mkdir"},
 	    {SENSOR_OP_RMDIR, "Rmdir"},   {SENSOR_OP_UTIMES, "Attribute"},
 	};
 	struct fx *f = *state;

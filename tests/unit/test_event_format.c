@@ -166,7 +166,7 @@ static void test_csv_exact_line(void **state)
 	base_event(&ev, EVENT_FILE, "Write");
 	line = csv(&ev);
 	assert_string_equal(line, "\"file\",\"14/11/2023 22:13:20.123\",\"4321\",\"/usr/bin/curl\","
-				  "\"Write\",\"/tmp/a\",\"-1\"\n");
+	                          "\"Write\",\"/tmp/a\",\"-1\"\n");
 	free(line);
 }
 
@@ -340,7 +340,8 @@ static void test_json_time_utc_z(void **state)
 
 static void test_json_created_argv(void **state)
 {
-	static const char argv[] = "sh\0-c\0echo \"hi\""; /* 3 words, the last ended by the literal's NUL */
+	static const char argv[] =
+	    "sh\0-c\0echo \"hi\""; /* 3 words, the last ended by the literal's NUL */
 	struct capture_event ev;
 	json_t *o, *a;
 

@@ -169,8 +169,7 @@ static void test_many_pids(void **state)
 	for (uint32_t i = 0; i < N; i++) {
 		snprintf(exe, sizeof(exe), "/bin/p%u", i);
 		if (strcmp(proc_table_exe(t, FAKE_PID(i)), exe) != 0)
-			fail_msg("pid %u: '%s', want '%s'", i, proc_table_exe(t, FAKE_PID(i)),
-				 exe);
+			fail_msg("pid %u: '%s', want '%s'", i, proc_table_exe(t, FAKE_PID(i)), exe);
 	}
 	for (uint32_t i = 0; i < 1000; i++) {
 		snprintf(exe, sizeof(exe), "/bin/q%u", i);

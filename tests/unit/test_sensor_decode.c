@@ -62,7 +62,8 @@ static void rec_add_str(struct rec *r, int i, const char *s)
  * success the string pointers are turned into offsets from the record start
  * (OFF[i], -1 if absent) so they can be checked after the copy is freed.
  */
-static int decode(const struct rec *r, size_t size, struct sensor_record *out, long off[SENSOR_NSTR])
+static int decode(const struct rec *r, size_t size, struct sensor_record *out,
+                  long off[SENSOR_NSTR])
 {
 	unsigned char *copy = malloc(size ? size : 1);
 	int rc;
@@ -259,8 +260,8 @@ static void test_shorter_than_header_rejected(void **state)
 
 static void test_op_out_of_range_rejected(void **state)
 {
-	static const unsigned bad[] = {SENSOR_OP_NONE, SENSOR_OP_MAX, SENSOR_OP_MAX + 1, 64, 1000,
-				       UINT_MAX};
+	static const unsigned bad[] = {SENSOR_OP_NONE, SENSOR_OP_MAX, SENSOR_OP_MAX + 1, 64,
+	                               1000,           UINT_MAX};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct rec r;
@@ -317,6 +318,24 @@ static void test_unterminated_string_rejected(void **state)
 	rec_add_str(&r, 0, "/bin/sh");
 	rec_add(&r, 1, "sh\0-c", 5);
 	expect_invalid(&r, r.size);
+}
+
+static void test_unterminated_comm_rejected(void **state)
+{
+	struct rec r;
+
+	(void)state;
+	rec_init(&r, SENSOR_OP_WRITE);
+	memset(r.u.hdr.comm, 'A', sizeof(r.u.hdr.comm));
+	memset(&r.u.hdr.net, 1, sizeof(r.u.hdr.net));
+	expect_invalid(&r, r.size);
+	r.u.hdr.comm[sizeof(r.u.hdr.comm) - 1] = '\0';
+	{
+		struct sensor_record out;
+		long off[SENSOR_NSTR];
+
+		assert_int_equal(decode(&r, r.size, &out, off), 0);
+	}
 }
 
 static void test_string_longer_than_max_rejected(void **state)
@@ -405,6 +424,7 @@ int main(void)
 	    cmocka_unit_test(test_op_out_of_range_rejected),
 	    cmocka_unit_test(test_size_mismatch_rejected),
 	    cmocka_unit_test(test_unterminated_string_rejected),
+	    cmocka_unit_test(test_unterminated_comm_rejected),
 	    cmocka_unit_test(test_string_longer_than_max_rejected),
 	    cmocka_unit_test(test_op_name_known),
 	    cmocka_unit_test(test_op_name_every_op_named_uniquely),

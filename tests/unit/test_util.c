@@ -27,7 +27,7 @@ static void expect_u64_fail(const char *s, uint64_t min, uint64_t max, int err)
 		fail_msg("util_parse_u64(\"%s\") accepted", s ? s : "(null)");
 	if (errno != err)
 		fail_msg("util_parse_u64(\"%s\"): errno %d, expected %d", s ? s : "(null)", errno,
-			 err);
+		         err);
 	assert_int_equal(v, 0xdeadbeef);
 }
 
@@ -49,7 +49,7 @@ static void expect_size_fail(const char *s, int err)
 		fail_msg("util_parse_size(\"%s\") accepted", s ? s : "(null)");
 	if (errno != err)
 		fail_msg("util_parse_size(\"%s\"): errno %d, expected %d", s ? s : "(null)", errno,
-			 err);
+		         err);
 	assert_int_equal(v, 0xdeadbeef);
 }
 
@@ -137,9 +137,8 @@ static void test_parse_u64_overflow(void **state)
 	expect_u64_fail("18446744073709551616", 0, UINT64_MAX, ERANGE);
 	expect_u64_fail("99999999999999999999999999", 0, UINT64_MAX, ERANGE);
 	/* too big and followed by junk: either errno will do, but it must fail */
-	assert_int_equal(util_parse_u64("18446744073709551616x", 0, UINT64_MAX,
-					&(uint64_t){0}),
-			 -1);
+	assert_int_equal(util_parse_u64("18446744073709551616x", 0, UINT64_MAX, &(uint64_t){0}),
+	                 -1);
 }
 
 /* ---- util_parse_size ---- */
@@ -171,8 +170,8 @@ static void test_parse_size_suffixes(void **state)
 static void test_parse_size_overflow(void **state)
 {
 	(void)state;
-	expect_size_fail("17179869184G", ERANGE); /* 2^34 GiB = 2^64 */
-	expect_size_fail("17592186044416M", ERANGE); /* 2^44 MiB = 2^64 */
+	expect_size_fail("17179869184G", ERANGE);       /* 2^34 GiB = 2^64 */
+	expect_size_fail("17592186044416M", ERANGE);    /* 2^44 MiB = 2^64 */
 	expect_size_fail("18014398509481984K", ERANGE); /* 2^54 KiB = 2^64 */
 	expect_size_fail("18446744073709551615K", ERANGE);
 	expect_size_fail("18446744073709551616", ERANGE);
@@ -181,7 +180,8 @@ static void test_parse_size_overflow(void **state)
 static void test_parse_size_junk(void **state)
 {
 	static const char *const junk[] = {
-	    "K", "M", "12KB", "1.5M", "12T", "12E", "1KK", " 1K", "-1K", "+1K", "K1", "1 K", "0x10K",
+	    "K",   "M",   "12KB", "1.5M", "12T", "12E",   "1KK",
+	    " 1K", "-1K", "+1K",  "K1",   "1 K", "0x10K",
 	};
 
 	(void)state;
@@ -253,14 +253,14 @@ static void test_escape_every_single_byte(void **state)
 static void test_escape_valid_utf8_kept(void **state)
 {
 	static const char *const ok[] = {
-	    "h\xc3\xa9llo",            /* é, 2 bytes */
-	    "\xc2\x80",                /* U+0080, smallest 2-byte */
-	    "\xe2\x82\xac",            /* €, 3 bytes */
-	    "\xe0\xa0\x80",            /* U+0800, smallest 3-byte */
-	    "\xef\xbf\xbd",            /* U+FFFD */
-	    "\xf0\x9f\x98\x80",        /* 😀, 4 bytes */
-	    "\xf0\x90\x80\x80",        /* U+10000, smallest 4-byte */
-	    "\xf4\x8f\xbf\xbf",        /* U+10FFFF, largest */
+	    "h\xc3\xa9llo",                          /* é, 2 bytes */
+	    "\xc2\x80",                              /* U+0080, smallest 2-byte */
+	    "\xe2\x82\xac",                          /* €, 3 bytes */
+	    "\xe0\xa0\x80",                          /* U+0800, smallest 3-byte */
+	    "\xef\xbf\xbd",                          /* U+FFFD */
+	    "\xf0\x9f\x98\x80",                      /* 😀, 4 bytes */
+	    "\xf0\x90\x80\x80",                      /* U+10000, smallest 4-byte */
+	    "\xf4\x8f\xbf\xbf",                      /* U+10FFFF, largest */
 	    "/tmp/\xd1\x84\xd0\xb0\xd0\xb9\xd0\xbb", /* Cyrillic */
 	};
 
@@ -273,13 +273,13 @@ static void test_escape_invalid_utf8(void **state)
 {
 	(void)state;
 	expect_escape("\xff", 1, "\\xff");
-	expect_escape("a\xff" "b", 3, "a\\xffb");
+	expect_escape("a\377b", 3, "a\\xffb"); /* octal: "\xffb" would be one escape */
 	expect_escape("\xfe\xff", 2, "\\xfe\\xff");
 	/* lone continuation byte */
 	expect_escape("\x80", 1, "\\x80");
 	/* truncated sequences, at the end and followed by ASCII */
 	expect_escape("\xe2\x82", 2, "\\xe2\\x82");
-	expect_escape("\xe2\x82" "A", 3, "\\xe2\\x82A");
+	expect_escape("\342\202A", 3, "\\xe2\\x82A");
 	expect_escape("\xf0\x9f\x98", 3, "\\xf0\\x9f\\x98");
 	expect_escape("\xc3", 1, "\\xc3");
 	/* valid sequence cut by the length argument */
