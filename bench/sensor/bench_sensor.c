@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,14 @@ static pid_t start(enum workload w, long n, const char *cg, int *rfd)
 	args.cgroup = (uint64_t)cgfd;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid == 0) {
-		uint64_t t0 = util_now_mono_ns(), dt;
+		cpu_set_t one;
+		uint64_t t0, dt;
+
+		/* the workload on CPU 1, the consumer on CPU 0: fewer migrations, less noise */
+		CPU_ZERO(&one);
+		CPU_SET(1, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		t0 = util_now_mono_ns();
 
 		if (w == W_FSLOOP)
 			fsloop(n);
@@ -184,14 +192,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static uint64_t median_run(enum workload w, long n, const char *cg, struct sensor *s, int repeat)
+static uint64_t median(uint64_t *t, int n)
 {
-	uint64_t t[16];
-
-	for (int i = 0; i < repeat && i < 16; i++)
-		t[i] = run_once(w, n, cg, s);
-	qsort(t, (size_t)repeat, sizeof(t[0]), cmp_u64);
-	return t[repeat / 2];
+	qsort(t, (size_t)n, sizeof(t[0]), cmp_u64);
+	return t[n / 2];
 }
 
 static struct sensor *open_sensor(const char *cg, struct pipeline *p, uint64_t rb)
@@ -207,15 +211,6 @@ static struct sensor *open_sensor(const char *cg, struct pipeline *p, uint64_t r
 	return s;
 }
 
-static void print_lost(const char *key, struct sensor *s)
-{
-	struct sensor_stats st;
-
-	sensor_stats(s, &st);
-	printf("%s_records %llu\n%s_lost %llu\n", key, (unsigned long long)st.emitted_total, key,
-	       (unsigned long long)(st.drops_total + st.malformed));
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const wname[] = { "fsloop", "getppid", "forkexec" };
@@ -225,14 +220,19 @@ int main(int argc, char **argv)
 	int repeat;
 	struct sensor *s;
 
+	cpu_set_t zero;
+
 	log_init("bench_sensor", LOG_LEVEL_WARN, stderr);
+	CPU_ZERO(&zero);
+	CPU_SET(0, &zero);
+	sched_setaffinity(0, sizeof(zero), &zero);
 	if (argc != 5)
 		fatalx("usage: bench_sensor LISTS_DIR FS_ITERATIONS EXEC_ITERATIONS REPEAT");
 	fs_n = atol(argv[2]);
 	exec_n = atol(argv[3]);
 	repeat = atoi(argv[4]);
-	if (repeat < 1 || repeat > 15)
-		fatalx("REPEAT must be 1..15");
+	if (repeat < 1 || repeat > 16)
+		fatalx("REPEAT must be 1..16");
 	p.excl = exclusion_set_new();
 	if (exclusion_load_dir(p.excl, argv[1], err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -249,22 +249,35 @@ int main(int argc, char **argv)
 	if (cgroup_create(name, empty_cg, sizeof(empty_cg)) < 0)
 		fatal("cgroup");
 
+	/*
+	 * The three configurations are interleaved (none, outside, inside, none,
+	 * ...) so that drift of this shared machine hits all of them alike.
+	 */
 	for (int w = 0; w < 3; w++) {
 		long n = w == W_FORKEXEC ? exec_n : fs_n * (w == W_GETPPID ? 20 : 1);
+		uint64_t t_none[16], t_out[16], t_in[16], records = 0, lost = 0;
+		struct sensor_stats st;
 
+		for (int r = 0; r < repeat; r++) {
+			t_none[r] = run_once(w, n, loop_cg, NULL);
+			s = open_sensor(empty_cg, &p, 0);
+			t_out[r] = run_once(w, n, loop_cg, s);
+			sensor_close(s);
+			s = open_sensor(loop_cg, &p, 0);
+			t_in[r] = run_once(w, n, loop_cg, s);
+			sensor_stats(s, &st);
+			records += st.emitted_total;
+			lost += st.drops_total + st.malformed;
+			sensor_close(s);
+		}
 		printf("%s_iterations %ld\n", wname[w], n);
-		printf("%s_none_ns %llu\n", wname[w],
-		       (unsigned long long)median_run(w, n, loop_cg, NULL, repeat));
-		s = open_sensor(empty_cg, &p, 0);
-		printf("%s_outside_ns %llu\n", wname[w],
-		       (unsigned long long)median_run(w, n, loop_cg, s, repeat));
-		sensor_close(s);
-		s = open_sensor(loop_cg, &p, 0);
-		printf("%s_inside_ns %llu\n", wname[w],
-		       (unsigned long long)median_run(w, n, loop_cg, s, repeat));
-		snprintf(name, sizeof(name), "%s_inside", wname[w]);
-		print_lost(name, s);
-		sensor_close(s);
+		printf("%s_none_ns %llu\n", wname[w], (unsigned long long)median(t_none, repeat));
+		printf("%s_outside_ns %llu\n", wname[w], (unsigned long long)median(t_out, repeat));
+		printf("%s_inside_ns %llu\n", wname[w], (unsigned long long)median(t_in, repeat));
+		/* records of one run, for the sustained rate next to the median time */
+		printf("%s_inside_records %llu\n%s_inside_lost %llu\n", wname[w],
+		       (unsigned long long)(records / (uint64_t)repeat), wname[w],
+		       (unsigned long long)lost);
 		fflush(stdout);
 	}
 
