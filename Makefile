@@ -4,7 +4,7 @@
 #   make check      install deps, build with ASan+UBSan into build/asan, run all tests
 #   make demo       install deps, build, run the standalone monitor on a bundled sample
 #   make bench      run the benchmarks under bench/ (prints tables)
-#   make lint       clang-format check + cppcheck
+#   make lint       clang-format check, cppcheck and clang-tidy
 #   make fuzz       build the libFuzzer harnesses (clang) into build/fuzz
 #   V=1             show full commands
 #
@@ -149,11 +149,14 @@ fuzz: deps $(BPFDIR)/sensor.skel.h
 		-fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
 		-o build/fuzz/$$n $(LDLIBS_ALL) || exit 1; done
 
-lint:
+lint: $(BPFDIR)/sensor.skel.h
 	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --std=c11 -Isrc -D__x86_64__ \
 		--suppress=missingIncludeSystem $$(git ls-files 'src/*.c' | grep -v '\.bpf\.c$$')
+	$(Q)out=$$(clang-tidy --quiet $$(git ls-files 'src/*.c' | grep -v '\.bpf\.c$$') -- \
+		-std=gnu17 -D_GNU_SOURCE -Isrc -I$(BPFDIR) 2>/dev/null | grep -E 'warning:|error:' | \
+		grep -v 'sensor.skel.h'); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 clean:
 	rm -rf build

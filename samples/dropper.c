@@ -37,7 +37,7 @@ static void sub(char *buf, size_t len, const char *home, const char *rel)
 int main(int argc, char **argv)
 {
 	char bin[4096], payload[4096], autostart[4096], desktop[4096], rc[4096], line[8192];
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int s, status;
 	pid_t pid;
 

@@ -60,7 +60,7 @@ static const char *const programs[] = {
 };
 
 static const char *const modules[] = {"chromium",    "firefox-esr", "sh",          "bash",
-                                      "lsb_release", "xdg-open",    "dbus-launch", "cat"};
+				      "lsb_release", "xdg-open",    "dbus-launch", "cat"};
 
 static const char *const dirs[] = {
     "/tmp/",
@@ -111,8 +111,8 @@ static void make_paths(void)
 	for (i = 0; i < NPATHS; i++) {
 		char buf[128];
 		int n = snprintf(buf, sizeof(buf), "%s%s.%03zu",
-		                 pick(dirs, sizeof(dirs) / sizeof(*dirs)),
-		                 pick(leaves, sizeof(leaves) / sizeof(*leaves)), i);
+				 pick(dirs, sizeof(dirs) / sizeof(*dirs)),
+				 pick(leaves, sizeof(leaves) / sizeof(*leaves)), i);
 
 		while (n < 30)
 			buf[n++] = 'x';
@@ -128,8 +128,8 @@ static void make_paths(void)
 		char buf[64];
 
 		snprintf(buf, sizeof(buf), "%u.%u.%u.%u:%u", 10 + (unsigned)(rng() % 200),
-		         (unsigned)(rng() % 256), (unsigned)(rng() % 256),
-		         1 + (unsigned)(rng() % 254), (unsigned[]){80, 443, 53, 8080}[rng() % 4]);
+			 (unsigned)(rng() % 256), (unsigned)(rng() % 256),
+			 1 + (unsigned)(rng() % 254), (unsigned[]){80, 443, 53, 8080}[rng() % 4]);
 		addrs[i] = strdup(buf);
 	}
 }
@@ -139,7 +139,7 @@ static void make_event(struct event *e)
 	unsigned r = (unsigned)(rng() % 100);
 
 	*e = (struct event){EXCL_FILE, NULL, pick(programs, sizeof(programs) / sizeof(*programs)),
-	                    paths[rng() % NPATHS]};
+			    paths[rng() % NPATHS]};
 	if (r < 40) {
 		e->key = "Open";
 	} else if (r < 60) {
@@ -180,7 +180,7 @@ static size_t run(struct exclusion_set *set, const struct event *ev, size_t n)
 
 	for (i = 0; i < n; i++)
 		excluded += exclusion_is_excluded(set, ev[i].monitor, ev[i].key, ev[i].subject,
-		                                  ev[i].object);
+						  ev[i].object);
 	return excluded;
 }
 

@@ -42,7 +42,11 @@
 #include "guest/cgroup.h"
 #include "sensor/sensor.h"
 
-enum workload { W_FSLOOP, W_GETPPID, W_FORKEXEC };
+enum workload {
+	W_FSLOOP,
+	W_GETPPID,
+	W_FORKEXEC
+};
 
 struct pipeline {
 	struct exclusion_set *excl;
@@ -102,7 +106,7 @@ static void forkexec(long n)
 static pid_t start(enum workload w, long n, const char *cg, int *rfd)
 {
 	int cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC), p[2];
-	struct clone_args args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
 	pid_t pid;
 
 	if (cgfd < 0 || pipe(p) < 0)
@@ -161,7 +165,7 @@ static uint64_t run_once(enum workload w, long n, const char *loop_cg, struct se
 {
 	int rfd;
 	pid_t pid = start(w, n, loop_cg, &rfd);
-	struct pollfd pf = { .fd = s ? sensor_fd(s) : -1, .events = POLLIN };
+	struct pollfd pf = {.fd = s ? sensor_fd(s) : -1, .events = POLLIN};
 	uint64_t dt;
 
 	if (s) {
@@ -200,9 +204,10 @@ static uint64_t median(uint64_t *t, int n)
 
 static struct sensor *open_sensor(const char *cg, struct pipeline *p, uint64_t rb)
 {
-	struct sensor_opts so = { .scope = SENSOR_SCOPE_CGROUP, .cgroup_path = cg,
-				  .ringbuf_bytes = rb,
-				  .enabled_ops = classify_enabled_ops(p->excl) };
+	struct sensor_opts so = {.scope = SENSOR_SCOPE_CGROUP,
+				 .cgroup_path = cg,
+				 .ringbuf_bytes = rb,
+				 .enabled_ops = classify_enabled_ops(p->excl)};
 	struct sensor *s;
 	char err[512];
 
@@ -213,9 +218,9 @@ static struct sensor *open_sensor(const char *cg, struct pipeline *p, uint64_t r
 
 int main(int argc, char **argv)
 {
-	static const char *const wname[] = { "fsloop", "getppid", "forkexec" };
+	static const char *const wname[] = {"fsloop", "getppid", "forkexec"};
 	char loop_cg[4200], empty_cg[4200], name[64], err[512];
-	struct pipeline p = { 0 };
+	struct pipeline p = {0};
 	long fs_n, exec_n;
 	int repeat;
 	struct sensor *s;

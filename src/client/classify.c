@@ -9,10 +9,10 @@
 #include "sensor/sensor_event.h"
 
 static const enum exclusion_monitor type_monitor[EVENT_TYPE_COUNT] = {
-	[EVENT_PROCESS] = EXCL_PROCESS,
-	[EVENT_FILE] = EXCL_FILE,
-	[EVENT_CONNECTION] = EXCL_CONNECTION,
-	[EVENT_SYSTEM] = EXCL_SYSTEM,
+    [EVENT_PROCESS] = EXCL_PROCESS,
+    [EVENT_FILE] = EXCL_FILE,
+    [EVENT_CONNECTION] = EXCL_CONNECTION,
+    [EVENT_SYSTEM] = EXCL_SYSTEM,
 };
 
 const char *verdict_name(enum verdict v)
@@ -53,9 +53,8 @@ uint64_t classify_enabled_ops(struct exclusion_set *set)
 		unsigned op;
 		const char *action;
 	} file_ops[] = {
-		{ SENSOR_OP_OPEN, "Open" },     { SENSOR_OP_READ, "Read" },
-		{ SENSOR_OP_DELETE, "Delete" }, { SENSOR_OP_MKDIR, "Mkdir" },
-		{ SENSOR_OP_RMDIR, "Rmdir" },   { SENSOR_OP_SYMLINK, "Symlink" },
+	    {SENSOR_OP_OPEN, "Open"},   {SENSOR_OP_READ, "Read"},   {SENSOR_OP_DELETE, "Delete"},
+	    {SENSOR_OP_MKDIR, "Mkdir"}, {SENSOR_OP_RMDIR, "Rmdir"}, {SENSOR_OP_SYMLINK, "Symlink"},
 	};
 	uint64_t mask = ~0ull;
 

@@ -21,7 +21,7 @@ struct event_builder {
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, sampled once */
 	char obj1[OBJ_MAX];
 	char obj2[OBJ_MAX];
-	char exe[OBJ_MAX]; /* copy of an image path that is about to be forgotten */
+	char exe[OBJ_MAX];  /* copy of an image path that is about to be forgotten */
 	char proc[OBJ_MAX]; /* copy of the acting image of a process event */
 };
 
@@ -161,16 +161,12 @@ static void attribute_detail(const struct sensor_record *r, char *out, size_t le
 	case SENSOR_OP_CHMOD:
 		snprintf(out, len, "chmod %04llo", (unsigned long long)(h->arg0 & 07777));
 		break;
-	case SENSOR_OP_CHOWN:
-		snprintf(out, len, "chown %d:%d", (int)h->arg0, (int)h->arg1);
-		break;
+	case SENSOR_OP_CHOWN: snprintf(out, len, "chown %d:%d", (int)h->arg0, (int)h->arg1); break;
 	case SENSOR_OP_XATTR:
 		snprintf(out, len, "%s %s", h->arg0 ? "setxattr" : "removexattr",
 			 r->str[2] ? r->str[2] : "");
 		break;
-	default:
-		snprintf(out, len, "utimes");
-		break;
+	default: snprintf(out, len, "utimes"); break;
 	}
 }
 
@@ -207,9 +203,7 @@ static int build_file(struct event_builder *b, const struct sensor_record *r,
 		attribute_detail(r, b->obj2, sizeof(b->obj2));
 		ev->object2 = b->obj2;
 		break;
-	default:
-		record_path(r, 0, join, b->obj1, sizeof(b->obj1));
-		break;
+	default: record_path(r, 0, join, b->obj1, sizeof(b->obj1)); break;
 	}
 	return 1;
 }
@@ -232,15 +226,9 @@ static int build_connection(struct event_builder *b, const struct sensor_record 
 		}
 		ev->action = dgram ? "udp-connection" : "tcp-connection";
 		break;
-	case SENSOR_OP_SENDTO:
-		ev->action = "udp-connection";
-		break;
-	case SENSOR_OP_LISTEN:
-		ev->action = "tcp-listening";
-		break;
-	default:
-		ev->action = "udp-listening";
-		break;
+	case SENSOR_OP_SENDTO: ev->action = "udp-connection"; break;
+	case SENSOR_OP_LISTEN: ev->action = "tcp-listening"; break;
+	default: ev->action = "udp-listening"; break;
 	}
 	event_builder_format_addr(&h->net, b->obj1, sizeof(b->obj1));
 	return 1;

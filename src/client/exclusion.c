@@ -31,7 +31,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define EXCL_MAX_LINE (64 * 1024)
+#define EXCL_MAX_LINE 65536 /* bytes in one list line */
 #define EXCL_MAX_FILE (64 * 1024 * 1024)
 /* Bounds a pathological regex (catastrophic backtracking) on one event. */
 #define EXCL_MATCH_LIMIT 1000000
@@ -96,16 +96,16 @@ struct field {
 };
 
 static const char *const file_actions[] = {"Create",    "Write",  "Open",  "Read",
-                                           "Delete",    "Rename", "Link",  "Symlink",
-                                           "Attribute", "Mkdir",  "Rmdir", NULL};
+					   "Delete",    "Rename", "Link",  "Symlink",
+					   "Attribute", "Mkdir",  "Rmdir", NULL};
 static const char *const connection_actions[] = {
     "tcp-connection", "tcp-listening", "udp-connection", "udp-listening", "unix-connection", NULL};
 static const char *const system_actions[] = {
     "module-load", "ptrace", "mount", "setuid", "setgid", "capset", "bpf", "io_uring", NULL};
 static const char *const registry_actions[] = {"CreateKey",         "OpenKey",     "DeleteKey",
-                                               "DeleteValueKey",    "SetValueKey", "EnumerateKey",
-                                               "EnumerateValueKey", "QueryKey",    "QueryValueKey",
-                                               "CloseKey",          NULL};
+					       "DeleteValueKey",    "SetValueKey", "EnumerateKey",
+					       "EnumerateValueKey", "QueryKey",    "QueryValueKey",
+					       "CloseKey",          NULL};
 
 /* NULL: the process monitor's key is a free module name. */
 static const char *const *const monitor_actions[EXCL_MONITOR_COUNT] = {
@@ -157,7 +157,7 @@ static bool valid_monitor(enum exclusion_monitor m)
 
 static void __attribute__((format(printf, 6, 7)))
 set_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col, const char *fmt,
-        ...)
+	...)
 {
 	va_list ap;
 	int n;
@@ -168,6 +168,7 @@ set_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col,
 	if (n < 0 || (size_t)n >= errlen)
 		return;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 }
@@ -261,8 +262,7 @@ static bool regex_is_plain(const char *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		switch (s[i]) {
-		case '#':
-			return false;
+		case '#': return false;
 		case '\\':
 			if (i + 1 >= len || s[i + 1] == 'Q' || s[i + 1] == 'c')
 				return false;
@@ -275,7 +275,7 @@ static bool regex_is_plain(const char *s, size_t len)
 			break;
 		case '(':
 			if (i + 1 < len && (s[i + 1] == '*' ||
-			                    (s[i + 1] == '?' && i + 2 < len && s[i + 2] == 'C')))
+					    (s[i + 1] == '?' && i + 2 < len && s[i + 2] == 'C')))
 				return false;
 			depth++;
 			break;
@@ -339,7 +339,7 @@ static void pattern_try_search(struct pattern *p, const char *s, size_t len)
 	if (len < 3 || memcmp(s, ".*", 2) != 0 || strchr("?+{*", r[0]) || !regex_is_plain(r, rlen))
 		return;
 	code = pcre2_compile((PCRE2_SPTR)r, rlen, EXCL_PCRE2_OPTIONS & ~PCRE2_ANCHORED, &errcode,
-	                     &erroff, NULL);
+			     &erroff, NULL);
 	if (!code)
 		return;
 	pcre2_code_free(p->code);
@@ -348,7 +348,7 @@ static void pattern_try_search(struct pattern *p, const char *s, size_t len)
 }
 
 static int pattern_compile(struct pattern *p, const char *s, size_t len, int *errcode,
-                           size_t *erroff)
+			   size_t *erroff)
 {
 	memset(p, 0, sizeof(*p));
 	if (pattern_is_match_all(s, len)) {
@@ -375,7 +375,7 @@ static void pattern_free(struct pattern *p)
 
 /* 1 match, 0 no match, negative: PCRE2 error (limit hit, ...). */
 static int pattern_match(struct exclusion_set *set, const struct pattern *p, const char *s,
-                         size_t len)
+			 size_t len)
 {
 	size_t i;
 	int rc;
@@ -409,7 +409,7 @@ struct event_text {
  * the event: it counts as a match for a '-' rule and as none for a '+' rule.
  */
 static bool rule_matches(struct exclusion_set *set, const struct rule *r,
-                         const struct event_text *ev)
+			 const struct event_text *ev)
 {
 	int rc = pattern_match(set, &r->subj, ev->subj, ev->slen);
 
@@ -446,6 +446,7 @@ static int rule_list_push(struct rule_list *l, struct rule *r)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct rule **v = reallocarray(l->v, cap, sizeof(*v));
 
 		if (!v)
@@ -476,7 +477,7 @@ static int key_cmp(const char *key, size_t len, const char *lc)
 
 /* Binary search; *POS gets the insertion point when the key is absent. */
 static struct bucket *bucket_find(const struct bucket_index *idx, const char *key, size_t len,
-                                  size_t *pos)
+				  size_t *pos)
 {
 	size_t lo = 0, hi = idx->n;
 
@@ -580,6 +581,7 @@ static int set_append(struct exclusion_set *set, struct rule *r)
 {
 	if (set->nrules == set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 64;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		struct rule **v = reallocarray(set->rules, cap, sizeof(*v));
 
 		if (!v)
@@ -653,7 +655,7 @@ void exclusion_set_free(struct exclusion_set *set)
 
 /* Checks the key column; on error writes the message (without prefix) to MSG. */
 static int check_key(enum exclusion_monitor monitor, const struct field *f, char *msg,
-                     size_t msglen)
+		     size_t msglen)
 {
 	const char *const *actions = monitor_actions[monitor];
 	char q[200], list[400];
@@ -671,7 +673,7 @@ static int check_key(enum exclusion_monitor monitor, const struct field *f, char
 		}
 		join_actions(list, sizeof(list), actions);
 		snprintf(msg, msglen, "unknown action '%s' for the %s monitor (expected %s)", q,
-		         monitor_names[monitor], list);
+			 monitor_names[monitor], list);
 		return -1;
 	}
 	for (i = 0; i < f->len; i++) {
@@ -679,15 +681,15 @@ static int check_key(enum exclusion_monitor monitor, const struct field *f, char
 
 		if (c == '/') {
 			snprintf(msg, msglen,
-			         "process key '%s' must be a module name (basename), not a path",
-			         q);
+				 "process key '%s' must be a module name (basename), not a path",
+				 q);
 			return -1;
 		}
 		if (c && strchr("*?[]()|^$\\{}+", c)) {
 			snprintf(msg, msglen,
-			         "process key '%s' contains '%c': the key column is an exact "
-			         "module name, not a regex",
-			         q, c);
+				 "process key '%s' contains '%c': the key column is an exact "
+				 "module name, not a regex",
+				 q, c);
 			return -1;
 		}
 	}
@@ -695,7 +697,7 @@ static int check_key(enum exclusion_monitor monitor, const struct field *f, char
 }
 
 static int compile_field(struct pattern *p, const struct field *f, const char *what,
-                         const char *name, unsigned line, char *err, size_t errlen)
+			 const char *name, unsigned line, char *err, size_t errlen)
 {
 	PCRE2_UCHAR buf[256];
 	size_t erroff = 0;
@@ -705,12 +707,12 @@ static int compile_field(struct pattern *p, const struct field *f, const char *w
 		return 0;
 	pcre2_get_error_message(errcode, buf, sizeof(buf));
 	set_err(err, errlen, name, line, f->col + (unsigned)erroff, "bad %s regex: %s", what,
-	        (const char *)buf);
+		(const char *)buf);
 	return -1;
 }
 
 static struct rule *rule_new(enum exclusion_monitor monitor, char sign, const char *origin,
-                             unsigned line, const struct field f[4])
+			     unsigned line, const struct field f[4])
 {
 	struct rule *r = calloc(1, sizeof(*r));
 
@@ -732,8 +734,8 @@ static struct rule *rule_new(enum exclusion_monitor monitor, char sign, const ch
 
 /* Validates, compiles and appends one rule whose columns are F[1..3]. */
 static int add_fields(struct exclusion_set *set, enum exclusion_monitor monitor, char sign,
-                      const char *origin, unsigned line, const struct field f[4], char *err,
-                      size_t errlen)
+		      const char *origin, unsigned line, const struct field f[4], char *err,
+		      size_t errlen)
 {
 	struct rule *r;
 	char msg[1024];
@@ -790,13 +792,13 @@ static bool line_is_blank(const char *line, size_t len)
 
 /* Checks what makes a line unusable before its columns are looked at. */
 static int check_line_bytes(const char *line, size_t len, const char *name, unsigned lineno,
-                            char *err, size_t errlen)
+			    char *err, size_t errlen)
 {
 	const char *nul;
 
 	if (len > EXCL_MAX_LINE) {
 		set_err(err, errlen, name, lineno, EXCL_MAX_LINE + 1, "line longer than %d bytes",
-		        EXCL_MAX_LINE);
+			EXCL_MAX_LINE);
 		return -1;
 	}
 	nul = memchr(line, '\0', len);
@@ -808,7 +810,7 @@ static int check_line_bytes(const char *line, size_t len, const char *name, unsi
 }
 
 static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor, const char *name,
-                      unsigned lineno, const char *line, size_t len, char *err, size_t errlen)
+		      unsigned lineno, const char *line, size_t len, char *err, size_t errlen)
 {
 	struct field f[4];
 	unsigned n;
@@ -825,13 +827,13 @@ static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor,
 		set_err(
 		    err, errlen, name, lineno, 1, "expected 4 TAB-separated columns, found %u%s", n,
 		    n == 1 && memchr(line, ' ', len) ? " (separate columns with TAB, not spaces)"
-		                                     : "");
+						     : "");
 		return -1;
 	}
 	if (f[0].len != 1 || (f[0].s[0] != '+' && f[0].s[0] != '-')) {
 		quote_field(q, sizeof(q), f[0].s, f[0].len);
 		set_err(err, errlen, name, lineno, 1, "first column must be '+' or '-', found '%s'",
-		        q);
+			q);
 		return -1;
 	}
 	return add_fields(set, monitor, f[0].s[0], name, lineno, f, err, errlen);
@@ -840,7 +842,7 @@ static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor,
 /* ---- public: loading ---- */
 
 int exclusion_load_buffer(struct exclusion_set *set, enum exclusion_monitor monitor,
-                          const char *name, const char *buf, size_t len, char *err, size_t errlen)
+			  const char *name, const char *buf, size_t len, char *err, size_t errlen)
 {
 	size_t before = set->nrules;
 	const char *p = buf, *end = buf + len;
@@ -905,7 +907,7 @@ static char *read_all(int fd, size_t *lenp)
 
 /* MISSING_OK: a file that does not exist loads as an empty list (returns 1). */
 static int load_file(struct exclusion_set *set, enum exclusion_monitor monitor, const char *path,
-                     bool missing_ok, char *err, size_t errlen)
+		     bool missing_ok, char *err, size_t errlen)
 {
 	CLEANUP_FD int fd = open(path, O_RDONLY | O_CLOEXEC);
 	CLEANUP_FREE char *buf = NULL;
@@ -924,13 +926,13 @@ static int load_file(struct exclusion_set *set, enum exclusion_monitor monitor, 
 }
 
 int exclusion_load_file(struct exclusion_set *set, enum exclusion_monitor monitor, const char *path,
-                        char *err, size_t errlen)
+			char *err, size_t errlen)
 {
 	return load_file(set, monitor, path, false, err, errlen) < 0 ? -1 : 0;
 }
 
 static int load_dir_file(struct exclusion_set *set, enum exclusion_monitor monitor, const char *dir,
-                         const char *file, char *err, size_t errlen)
+			 const char *file, char *err, size_t errlen)
 {
 	CLEANUP_FREE char *path = NULL;
 
@@ -974,8 +976,8 @@ int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, si
 }
 
 int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor, const char *sign,
-                       const char *key, const char *subject, const char *object, const char *origin,
-                       unsigned line, char *err, size_t errlen)
+		       const char *key, const char *subject, const char *object, const char *origin,
+		       unsigned line, char *err, size_t errlen)
 {
 	struct field f[4];
 	char s, q[200];
@@ -998,7 +1000,7 @@ int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor
 	} else {
 		quote_field(q, sizeof(q), sign, f[0].len);
 		set_err(err, errlen, origin, line, 1,
-		        "sign must be '+', '-', 'yes' or 'no', found '%s'", q);
+			"sign must be '+', '-', 'yes' or 'no', found '%s'", q);
 		return -1;
 	}
 	return add_fields(set, monitor, s, origin, line, f, err, errlen);
@@ -1007,7 +1009,7 @@ int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor
 /* ---- public: matching ---- */
 
 bool exclusion_is_excluded(struct exclusion_set *set, enum exclusion_monitor monitor,
-                           const char *key, const char *subject, const char *object)
+			   const char *key, const char *subject, const char *object)
 {
 	const struct bucket *b;
 	struct event_text ev;
@@ -1039,7 +1041,7 @@ bool exclusion_is_excluded(struct exclusion_set *set, enum exclusion_monitor mon
 
 /* The '+' rule that makes KEY always excluded, or NULL. */
 static struct rule *always_rule(const struct exclusion_set *set, enum exclusion_monitor monitor,
-                                const char *key)
+				const char *key)
 {
 	const struct bucket *b;
 	size_t i;
@@ -1057,13 +1059,13 @@ static struct rule *always_rule(const struct exclusion_set *set, enum exclusion_
 }
 
 bool exclusion_key_always_excluded(const struct exclusion_set *set, enum exclusion_monitor monitor,
-                                   const char *key)
+				   const char *key)
 {
 	return always_rule(set, monitor, key) != NULL;
 }
 
 bool exclusion_mark_kernel_filtered(struct exclusion_set *set, enum exclusion_monitor monitor,
-                                    const char *key)
+				    const char *key)
 {
 	struct rule *r = always_rule(set, monitor, key);
 

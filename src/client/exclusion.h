@@ -40,11 +40,11 @@ struct exclusion_rule_info {
 	const char *origin; /* file name (or "server") the rule came from */
 	unsigned line;      /* 1-based line in origin, 0 if pushed */
 	enum exclusion_monitor monitor;
-	char sign;          /* '+' exclude, '-' always report */
-	const char *key;    /* action or process module name, as written */
+	char sign;       /* '+' exclude, '-' always report */
+	const char *key; /* action or process module name, as written */
 	const char *subject;
 	const char *object;
-	uint64_t hits;      /* events this rule decided */
+	uint64_t hits;        /* events this rule decided */
 	bool kernel_filtered; /* see exclusion_mark_kernel_filtered() */
 };
 
@@ -61,8 +61,8 @@ void exclusion_set_free(struct exclusion_set *set);
  * nothing: on the first bad line the set is left unchanged, ERR gets
  * "PATH:LINE:COL: message" and -1 is returned.
  */
-int exclusion_load_file(struct exclusion_set *set, enum exclusion_monitor monitor,
-			const char *path, char *err, size_t errlen);
+int exclusion_load_file(struct exclusion_set *set, enum exclusion_monitor monitor, const char *path,
+			char *err, size_t errlen);
 
 /* Same for a list held in memory; NAME stands for the file in messages. */
 int exclusion_load_buffer(struct exclusion_set *set, enum exclusion_monitor monitor,
@@ -80,10 +80,9 @@ int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, si
  * Adds one rule as pushed by a server: SIGN is "+", "-", "yes" (= "+") or
  * "no" (= "-").  ORIGIN/LINE are for messages and statistics.
  */
-int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor,
-		       const char *sign, const char *key, const char *subject,
-		       const char *object, const char *origin, unsigned line, char *err,
-		       size_t errlen);
+int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor, const char *sign,
+		       const char *key, const char *subject, const char *object, const char *origin,
+		       unsigned line, char *err, size_t errlen);
 
 /* True if the event is expected noise (excluded), false if it is reported. */
 bool exclusion_is_excluded(struct exclusion_set *set, enum exclusion_monitor monitor,
@@ -94,8 +93,8 @@ bool exclusion_is_excluded(struct exclusion_set *set, enum exclusion_monitor mon
  * object (a "+ KEY .* .*" rule and no '-' rule for KEY), so the sensor need
  * not produce it at all.
  */
-bool exclusion_key_always_excluded(const struct exclusion_set *set,
-				   enum exclusion_monitor monitor, const char *key);
+bool exclusion_key_always_excluded(const struct exclusion_set *set, enum exclusion_monitor monitor,
+				   const char *key);
 
 /*
  * Records that the sensor drops MONITOR/KEY events itself because the key is

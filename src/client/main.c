@@ -31,42 +31,48 @@ struct client_opts {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: capture-client [options] -- PROGRAM [ARGS...]\n"
-		"       capture-client --self-test\n"
-		"\n"
-		"Runs PROGRAM in a new cgroup, watches its whole process tree with the kernel\n"
-		"sensor and reports every state change the exclusion lists do not exclude.\n"
-		"\n"
-		"  -l, --log FILE          write events to FILE instead of standard output\n"
-		"      --json              JSON Lines instead of the original 7-column CSV\n"
-		"  -x, --exclusions DIR    exclusion lists directory (default %s;\n"
-		"                          -x none reports everything)\n"
-		"  -t, --timeout SECONDS   kill the process tree after SECONDS\n"
-		"  -b, --ringbuf-size SIZE kernel ring buffer, power of two (e.g. 4K, 64M; default 64M)\n"
-		"      --rule-stats        print each exclusion rule with its hit count at the end\n"
-		"  -v, --verbose           more log output (twice: debug, with the BPF verifier log)\n"
-		"      --self-test         check the kernel features the sensor needs and exit\n"
-		"  -h, --help              this text\n"
-		"\n"
-		"Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error.\n",
-		DEFAULT_EXCLUSION_DIR);
+	fprintf(
+	    out,
+	    "usage: capture-client [options] -- PROGRAM [ARGS...]\n"
+	    "       capture-client --self-test\n"
+	    "\n"
+	    "Runs PROGRAM in a new cgroup, watches its whole process tree with the kernel\n"
+	    "sensor and reports every state change the exclusion lists do not exclude.\n"
+	    "\n"
+	    "  -l, --log FILE          write events to FILE instead of standard output\n"
+	    "      --json              JSON Lines instead of the original 7-column CSV\n"
+	    "  -x, --exclusions DIR    exclusion lists directory (default %s;\n"
+	    "                          -x none reports everything)\n"
+	    "  -t, --timeout SECONDS   kill the process tree after SECONDS\n"
+	    "  -b, --ringbuf-size SIZE kernel ring buffer, power of two (e.g. 4K, 64M; default "
+	    "64M)\n"
+	    "      --rule-stats        print each exclusion rule with its hit count at the end\n"
+	    "  -v, --verbose           more log output (twice: debug, with the BPF verifier log)\n"
+	    "      --self-test         check the kernel features the sensor needs and exit\n"
+	    "  -h, --help              this text\n"
+	    "\n"
+	    "Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error.\n",
+	    DEFAULT_EXCLUSION_DIR);
 }
 
 static int parse_args(int argc, char **argv, struct client_opts *o)
 {
-	enum { OPT_JSON = 256, OPT_RULE_STATS, OPT_SELF_TEST };
+	enum {
+		OPT_JSON = 256,
+		OPT_RULE_STATS,
+		OPT_SELF_TEST
+	};
 	static const struct option longopts[] = {
-		{ "log", required_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "exclusions", required_argument, NULL, 'x' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "ringbuf-size", required_argument, NULL, 'b' },
-		{ "rule-stats", no_argument, NULL, OPT_RULE_STATS },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "self-test", no_argument, NULL, OPT_SELF_TEST },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"log", required_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"exclusions", required_argument, NULL, 'x'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"ringbuf-size", required_argument, NULL, 'b'},
+	    {"rule-stats", no_argument, NULL, OPT_RULE_STATS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"self-test", no_argument, NULL, OPT_SELF_TEST},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
@@ -74,17 +80,11 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	o->mon.excl_dir = DEFAULT_EXCLUSION_DIR;
 	while ((c = getopt_long(argc, argv, "+l:x:t:b:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'l':
-			o->mon.log_path = optarg;
-			break;
-		case OPT_JSON:
-			o->mon.json = true;
-			break;
-		case 'x':
-			o->mon.excl_dir = strcmp(optarg, "none") == 0 ? NULL : optarg;
-			break;
+		case 'l': o->mon.log_path = optarg; break;
+		case OPT_JSON: o->mon.json = true; break;
+		case 'x': o->mon.excl_dir = strcmp(optarg, "none") == 0 ? NULL : optarg; break;
 		case 't':
-			if (util_parse_u64(optarg, 1, 7 * 24 * 3600, &v) < 0) {
+			if (util_parse_u64(optarg, 1, 7ull * 24 * 3600, &v) < 0) {
 				log_warnx("-t %s: expected seconds between 1 and 604800", optarg);
 				return -1;
 			}
@@ -92,26 +92,17 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 			break;
 		case 'b':
 			if (util_parse_size(optarg, &v) < 0) {
-				log_warnx("-b %s: expected a size such as 4096, 64K or 32M", optarg);
+				log_warnx("-b %s: expected a size such as 4096, 64K or 32M",
+					  optarg);
 				return -1;
 			}
 			o->mon.ringbuf_bytes = v;
 			break;
-		case OPT_RULE_STATS:
-			o->mon.rule_stats = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case OPT_SELF_TEST:
-			o->self_test = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
+		case OPT_RULE_STATS: o->mon.rule_stats = true; break;
+		case 'v': o->verbose++; break;
+		case OPT_SELF_TEST: o->self_test = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
 		}
 	}
 	if (!o->self_test && optind >= argc) {
@@ -125,13 +116,15 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct client_opts o = { 0 };
+	struct client_opts o = {0};
 	struct stat st;
 
 	log_init("capture-client", LOG_LEVEL_WARN, stderr);
 	if (parse_args(argc, argv, &o) < 0)
 		return MONITOR_EXIT_ERROR;
-	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG : o.verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : o.verbose    ? LOG_LEVEL_INFO
+				     : LOG_LEVEL_WARN);
 	if (o.self_test)
 		return selftest_run(stdout);
 	if (o.mon.excl_dir && stat(o.mon.excl_dir, &st) < 0) {

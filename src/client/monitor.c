@@ -49,16 +49,16 @@ struct monitor {
 	FILE *out;
 	char cgroup[4200];
 	pid_t child;
-	int child_status;        /* wait status of the program itself */
+	int child_status; /* wait status of the program itself */
 	bool child_reaped;
-	bool stopped_by_signal;  /* SIGINT/SIGTERM */
+	bool stopped_by_signal; /* SIGINT/SIGTERM */
 	bool timed_out;
 	bool output_failed;
 	uint64_t start_ns;
 	uint64_t reported[EVENT_TYPE_COUNT];
 	uint64_t excluded[EVENT_TYPE_COUNT];
-	uint64_t undecodable;    /* records the builder could not understand */
-	uint64_t enabled_ops;    /* ops the kernel produces; the others the lists exclude whole */
+	uint64_t undecodable; /* records the builder could not understand */
+	uint64_t enabled_ops; /* ops the kernel produces; the others the lists exclude whole */
 };
 
 static int on_record(const struct sensor_record *rec, void *ctx)
@@ -152,8 +152,7 @@ static void on_deadline(uv_timer_t *t)
 {
 	struct monitor *m = t->data;
 
-	log_info("timeout of %u s reached: killing the program's process tree",
-		 m->opts->timeout_s);
+	log_info("timeout of %u s reached: killing the program's process tree", m->opts->timeout_s);
 	m->timed_out = true;
 	kill_tree(m);
 }
@@ -182,7 +181,7 @@ static int spawn(struct monitor *m, char **argv)
 {
 	CLEANUP_FD int cgfd = open(m->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int pipefd[2], err = 0;
-	struct clone_args args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD };
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
 	ssize_t n;
 	pid_t pid;
 
@@ -226,7 +225,7 @@ static int setup(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
 	char name[64], err[512] = "";
-	struct sensor_opts so = { .scope = SENSOR_SCOPE_CGROUP };
+	struct sensor_opts so = {.scope = SENSOR_SCOPE_CGROUP};
 
 	m->excl = exclusion_set_new();
 	m->procs = proc_table_new();
@@ -299,8 +298,8 @@ static int start_loop(struct monitor *m)
 	return 0;
 }
 
-static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
-			       uint64_t lost, enum verdict v)
+static void print_summary_text(struct monitor *m, const struct sensor_stats *st, uint64_t lost,
+			       enum verdict v)
 {
 	uint64_t total = 0, excl = 0;
 	double secs = (double)(util_now_mono_ns() - m->start_ns) / 1e9;
@@ -319,7 +318,8 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 			m->opts->argv[0], WTERMSIG(m->child_status), secs,
 			m->timed_out ? " (timeout)" : "",
 			m->stopped_by_signal ? " (interrupted)" : "");
-	fprintf(stderr, "  reported: %llu (process %llu, file %llu, connection %llu, system %llu)\n",
+	fprintf(stderr,
+		"  reported: %llu (process %llu, file %llu, connection %llu, system %llu)\n",
 		(unsigned long long)total, (unsigned long long)m->reported[EVENT_PROCESS],
 		(unsigned long long)m->reported[EVENT_FILE],
 		(unsigned long long)m->reported[EVENT_CONNECTION],
@@ -341,17 +341,19 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 static void print_summary_json(struct monitor *m, const struct sensor_stats *st, uint64_t lost,
 			       enum verdict v)
 {
-	json_t *o = json_object(), *rep = json_object(), *exc = json_object(),
-	       *ops = json_object();
+	json_t *o = json_object(), *rep = json_object(), *exc = json_object(), *ops = json_object();
 
 	if (!o || !rep || !exc || !ops)
 		goto out;
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
-		json_object_set_new(rep, event_type_name(t), json_integer((json_int_t)m->reported[t]));
-		json_object_set_new(exc, event_type_name(t), json_integer((json_int_t)m->excluded[t]));
+		json_object_set_new(rep, event_type_name(t),
+				    json_integer((json_int_t)m->reported[t]));
+		json_object_set_new(exc, event_type_name(t),
+				    json_integer((json_int_t)m->excluded[t]));
 	}
 	for (unsigned op = 1; op < SENSOR_OP_MAX; op++)
-		json_object_set_new(ops, sensor_op_name(op), json_integer((json_int_t)st->emitted[op]));
+		json_object_set_new(ops, sensor_op_name(op),
+				    json_integer((json_int_t)st->emitted[op]));
 	json_object_set_new(o, "summary", json_true());
 	json_object_set_new(o, "verdict", json_string(verdict_name(v)));
 	json_object_set_new(o, "reported", rep);
@@ -436,7 +438,7 @@ static void teardown(struct monitor *m)
 
 int monitor_run(const struct monitor_opts *opts)
 {
-	struct monitor m = { .opts = opts, .child = -1 };
+	struct monitor m = {.opts = opts, .child = -1};
 	int rc = MONITOR_EXIT_ERROR;
 
 	if (setup(&m) < 0 || start_loop(&m) < 0)

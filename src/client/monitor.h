@@ -15,13 +15,13 @@
 #define MONITOR_EXIT_ERROR 3 /* after 0 benign, 1 malicious, 2 inconclusive */
 
 struct monitor_opts {
-	char **argv;              /* program and arguments, NULL-terminated */
-	const char *log_path;     /* events go here; NULL = stdout */
-	const char *excl_dir;     /* directory of exclusion lists; NULL = none (report all) */
-	bool json;                /* JSON Lines instead of the original CSV */
-	bool rule_stats;          /* print per-rule hit counters at the end */
-	unsigned timeout_s;       /* 0 = no limit */
-	uint64_t ringbuf_bytes;   /* 0 = default */
+	char **argv;            /* program and arguments, NULL-terminated */
+	const char *log_path;   /* events go here; NULL = stdout */
+	const char *excl_dir;   /* directory of exclusion lists; NULL = none (report all) */
+	bool json;              /* JSON Lines instead of the original CSV */
+	bool rule_stats;        /* print per-rule hit counters at the end */
+	unsigned timeout_s;     /* 0 = no limit */
+	uint64_t ringbuf_bytes; /* 0 = default */
 };
 
 /* Runs the whole thing; returns the exit status (0, 1, 2 or MONITOR_EXIT_ERROR). */

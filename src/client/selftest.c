@@ -13,7 +13,10 @@
 
 static int line(FILE *out, const char *what, int ok, int required, const char *missing)
 {
-	fprintf(out, "  %-34s %s%s%s\n", what, ok ? "ok" : required ? "MISSING" : "not available",
+	fprintf(out, "  %-34s %s%s%s\n", what,
+		ok         ? "ok"
+		: required ? "MISSING"
+			   : "not available",
 		ok ? "" : " - ", ok ? "" : missing);
 	return ok || !required ? 0 : 1;
 }
@@ -41,7 +44,8 @@ int selftest_run(FILE *out)
 		    "mount -t cgroup2 none /sys/fs/cgroup/unified");
 	line(out, "BPF LSM (optional)", f.lsm, 0, lsm);
 	line(out, "fentry/fexit (optional)", f.fentry, 0, fentry);
-	fprintf(out, "%s\n", bad ? "self-test FAILED: capture-client cannot monitor on this machine"
-				 : "self-test passed: the sensor works on this machine");
+	fprintf(out, "%s\n",
+		bad ? "self-test FAILED: capture-client cannot monitor on this machine"
+		    : "self-test passed: the sensor works on this machine");
 	return bad ? 3 : 0;
 }

@@ -12,10 +12,10 @@
 #include "common/util.h"
 
 static const char *const type_names[EVENT_TYPE_COUNT] = {
-	[EVENT_PROCESS] = "process",
-	[EVENT_FILE] = "file",
-	[EVENT_CONNECTION] = "connection",
-	[EVENT_SYSTEM] = "system",
+    [EVENT_PROCESS] = "process",
+    [EVENT_FILE] = "file",
+    [EVENT_CONNECTION] = "connection",
+    [EVENT_SYSTEM] = "system",
 };
 
 const char *event_type_name(enum event_type t)

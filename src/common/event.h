@@ -24,12 +24,12 @@ enum event_type {
 
 struct capture_event {
 	enum event_type type;
-	const char *action;  /* "created", "Write", "tcp-connection", "ptrace", ... */
-	uint64_t ts_ns;      /* kernel timestamp, CLOCK_BOOTTIME */
-	uint64_t wall_ns;    /* the same instant on CLOCK_REALTIME */
-	uint32_t pid;        /* acting process: the parent for process events */
+	const char *action; /* "created", "Write", "tcp-connection", "ptrace", ... */
+	uint64_t ts_ns;     /* kernel timestamp, CLOCK_BOOTTIME */
+	uint64_t wall_ns;   /* the same instant on CLOCK_REALTIME */
+	uint32_t pid;       /* acting process: the parent for process events */
 	uint32_t tid;
-	uint32_t ppid;       /* the acting process's parent */
+	uint32_t ppid; /* the acting process's parent */
 	uint32_t uid;
 	uint64_t cgroup_id;
 	const char *comm;    /* kernel task name of the task that acted */
@@ -39,9 +39,9 @@ struct capture_event {
 	const char *detail;  /* optional extra ("mode=0755", ...), NULL if none */
 	const char *argv;    /* process created: NUL-separated words, argv_len bytes */
 	size_t argv_len;
-	int exit_status;     /* process terminated: exit status, or -1 if killed */
-	int exit_signal;     /* process terminated: signal number, 0 if exited */
-	uint32_t flags;      /* EVENT_F_* */
+	int exit_status; /* process terminated: exit status, or -1 if killed */
+	int exit_signal; /* process terminated: signal number, 0 if exited */
+	uint32_t flags;  /* EVENT_F_* */
 };
 
 const char *event_type_name(enum event_type t);

@@ -30,6 +30,7 @@ static void log_vwrite(const char *prefix, const char *fmt, va_list ap, const ch
 	int saved = errno;
 
 	fprintf(out, "%s: %s", log_procname, prefix);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): the callers va_start it */
 	vfprintf(out, fmt, ap);
 	if (suffix)
 		fprintf(out, ": %s", suffix);

@@ -72,11 +72,12 @@ int path_join(const char *dir, const char *name, char *out, size_t outlen)
 {
 	char stack[8200];
 	size_t need = (dir ? strlen(dir) : 0) + (name ? strlen(name) : 0) + 3, len;
-	char *work = need <= sizeof(stack) ? stack : malloc(need);
+	char *work;
 
 	if (outlen == 0)
 		return -1;
 	out[0] = '\0';
+	work = need <= sizeof(stack) ? stack : malloc(need);
 	if (!work)
 		return -1;
 	/* fold in a buffer big enough for every intermediate step, then copy:

@@ -70,19 +70,12 @@ int util_parse_size(const char *s, uint64_t *out)
 	memcpy(buf, s, n + 1);
 	switch (buf[n - 1]) {
 	case 'k':
-	case 'K':
-		shift = 10;
-		break;
+	case 'K': shift = 10; break;
 	case 'm':
-	case 'M':
-		shift = 20;
-		break;
+	case 'M': shift = 20; break;
 	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	default:
-		break;
+	case 'G': shift = 30; break;
+	default: break;
 	}
 	if (shift)
 		buf[n - 1] = '\0';

@@ -16,9 +16,9 @@ void util_freep(void *p);
 void util_closep(int *fd);
 void util_fclosep(FILE **f);
 
-#define CLEANUP_FREE  __attribute__((cleanup(util_freep)))
-#define CLEANUP_FD    __attribute__((cleanup(util_closep)))
-#define CLEANUP_FILE  __attribute__((cleanup(util_fclosep)))
+#define CLEANUP_FREE __attribute__((cleanup(util_freep)))
+#define CLEANUP_FD   __attribute__((cleanup(util_closep)))
+#define CLEANUP_FILE __attribute__((cleanup(util_fclosep)))
 
 /* Hands a pointer to a longer-lived owner: returns *pp and clears it. */
 static inline void *steal_ptr(void *pp)

@@ -116,7 +116,7 @@ int cgroup_populated(const char *path)
 
 int cgroup_remove(const char *path)
 {
-	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	struct timespec pause = {0, 2L * 1000 * 1000};
 
 	for (int i = 0; i < 500; i++) {
 		if (rmdir(path) == 0 || errno == ENOENT)

@@ -31,8 +31,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space between open and load (sensor.c). */
 const volatile __u32 scope_mode = SENSOR_SCOPE_CGROUP;
 const volatile __u32 client_tgid = 0;
-const volatile __u64 enabled_ops = ~0ULL;  /* bit (1 << op) */
-const volatile __u32 fmode_created = 0;    /* FMODE_CREATED of this kernel */
+const volatile __u64 enabled_ops = ~0ULL; /* bit (1 << op) */
+const volatile __u32 fmode_created = 0;   /* FMODE_CREATED of this kernel */
 
 #define AT_FDCWD     -100
 #define AT_REMOVEDIR 0x200
@@ -53,8 +53,8 @@ const volatile __u32 fmode_created = 0;    /* FMODE_CREATED of this kernel */
 #define TS_COMPAT    0x0002
 #define NAME_MAX     255
 
-#define WALK_END   (SENSOR_STR_MAX - 1)  /* index of the NUL ending a walked path */
-#define WALK_DEPTH 256                   /* components walked at most */
+#define WALK_END   (SENSOR_STR_MAX - 1) /* index of the NUL ending a walked path */
+#define WALK_DEPTH 256                  /* components walked at most */
 
 struct scratch {
 	struct sensor_event_hdr hdr;
@@ -752,12 +752,9 @@ static __always_inline int file_syscall(long nr, struct pt_regs *regs, long ret)
 	long di = regs->di, si = regs->si, dx = regs->dx, r10 = regs->r10;
 
 	switch (nr) {
-	case __NR_open:
-		return on_open(ret, si);
-	case __NR_openat:
-		return on_open(ret, dx);
-	case __NR_creat:
-		return on_open(ret, O_CREAT | O_WRONLY | O_TRUNC);
+	case __NR_open: return on_open(ret, si);
+	case __NR_openat: return on_open(ret, dx);
+	case __NR_creat: return on_open(ret, O_CREAT | O_WRONLY | O_TRUNC);
 	case __NR_openat2: {
 		__u64 flags = 0;
 
@@ -781,21 +778,15 @@ static __always_inline int file_syscall(long nr, struct pt_regs *regs, long ret)
 	case __NR_preadv:
 	case __NR_preadv2:
 		return op_enabled(SENSOR_OP_READ) && ret > 0 ? on_rw(di, SENSOR_OP_READ) : 0;
-	case __NR_unlink:
-		return on_at(SENSOR_OP_DELETE, AT_FDCWD, (const char *)di, 0, 0);
+	case __NR_unlink: return on_at(SENSOR_OP_DELETE, AT_FDCWD, (const char *)di, 0, 0);
 	case __NR_unlinkat:
 		return on_at(dx & AT_REMOVEDIR ? SENSOR_OP_RMDIR : SENSOR_OP_DELETE, di,
 			     (const char *)si, 0, 0);
-	case __NR_rmdir:
-		return on_at(SENSOR_OP_RMDIR, AT_FDCWD, (const char *)di, 0, 0);
-	case __NR_mkdir:
-		return on_at(SENSOR_OP_MKDIR, AT_FDCWD, (const char *)di, si, 0);
-	case __NR_mkdirat:
-		return on_at(SENSOR_OP_MKDIR, di, (const char *)si, dx, 0);
-	case __NR_mknod:
-		return on_at(SENSOR_OP_CREATE, AT_FDCWD, (const char *)di, si, 0);
-	case __NR_mknodat:
-		return on_at(SENSOR_OP_CREATE, di, (const char *)si, dx, 0);
+	case __NR_rmdir: return on_at(SENSOR_OP_RMDIR, AT_FDCWD, (const char *)di, 0, 0);
+	case __NR_mkdir: return on_at(SENSOR_OP_MKDIR, AT_FDCWD, (const char *)di, si, 0);
+	case __NR_mkdirat: return on_at(SENSOR_OP_MKDIR, di, (const char *)si, dx, 0);
+	case __NR_mknod: return on_at(SENSOR_OP_CREATE, AT_FDCWD, (const char *)di, si, 0);
+	case __NR_mknodat: return on_at(SENSOR_OP_CREATE, di, (const char *)si, dx, 0);
 	case __NR_rename:
 		return on_two(SENSOR_OP_RENAME, AT_FDCWD, (const char *)di, AT_FDCWD,
 			      (const char *)si);
@@ -807,48 +798,31 @@ static __always_inline int file_syscall(long nr, struct pt_regs *regs, long ret)
 			      (const char *)si);
 	case __NR_linkat:
 		return on_two(SENSOR_OP_LINK, di, (const char *)si, dx, (const char *)r10);
-	case __NR_symlink:
-		return on_symlink((const char *)di, AT_FDCWD, (const char *)si);
-	case __NR_symlinkat:
-		return on_symlink((const char *)di, si, (const char *)dx);
-	case __NR_chmod:
-		return on_at(SENSOR_OP_CHMOD, AT_FDCWD, (const char *)di, si, 0);
-	case __NR_fchmod:
-		return on_fd(SENSOR_OP_CHMOD, di, si, 0);
+	case __NR_symlink: return on_symlink((const char *)di, AT_FDCWD, (const char *)si);
+	case __NR_symlinkat: return on_symlink((const char *)di, si, (const char *)dx);
+	case __NR_chmod: return on_at(SENSOR_OP_CHMOD, AT_FDCWD, (const char *)di, si, 0);
+	case __NR_fchmod: return on_fd(SENSOR_OP_CHMOD, di, si, 0);
 	case __NR_fchmodat:
-	case __NR_fchmodat2:
-		return on_at(SENSOR_OP_CHMOD, di, (const char *)si, dx, 0);
+	case __NR_fchmodat2: return on_at(SENSOR_OP_CHMOD, di, (const char *)si, dx, 0);
 	case __NR_chown:
-	case __NR_lchown:
-		return on_at(SENSOR_OP_CHOWN, AT_FDCWD, (const char *)di, si, dx);
-	case __NR_fchown:
-		return on_fd(SENSOR_OP_CHOWN, di, si, dx);
-	case __NR_fchownat:
-		return on_at(SENSOR_OP_CHOWN, di, (const char *)si, dx, r10);
+	case __NR_lchown: return on_at(SENSOR_OP_CHOWN, AT_FDCWD, (const char *)di, si, dx);
+	case __NR_fchown: return on_fd(SENSOR_OP_CHOWN, di, si, dx);
+	case __NR_fchownat: return on_at(SENSOR_OP_CHOWN, di, (const char *)si, dx, r10);
 	case __NR_setxattr:
-	case __NR_lsetxattr:
-		return on_xattr(AT_FDCWD, (const char *)di, -1, (const char *)si, 1);
+	case __NR_lsetxattr: return on_xattr(AT_FDCWD, (const char *)di, -1, (const char *)si, 1);
 	case __NR_removexattr:
 	case __NR_lremovexattr:
 		return on_xattr(AT_FDCWD, (const char *)di, -1, (const char *)si, 0);
-	case __NR_fsetxattr:
-		return on_xattr(0, NULL, di, (const char *)si, 1);
-	case __NR_fremovexattr:
-		return on_xattr(0, NULL, di, (const char *)si, 0);
-	case __NR_setxattrat:
-		return on_xattr(di, (const char *)si, -1, (const char *)r10, 1);
-	case __NR_removexattrat:
-		return on_xattr(di, (const char *)si, -1, (const char *)r10, 0);
+	case __NR_fsetxattr: return on_xattr(0, NULL, di, (const char *)si, 1);
+	case __NR_fremovexattr: return on_xattr(0, NULL, di, (const char *)si, 0);
+	case __NR_setxattrat: return on_xattr(di, (const char *)si, -1, (const char *)r10, 1);
+	case __NR_removexattrat: return on_xattr(di, (const char *)si, -1, (const char *)r10, 0);
 	case __NR_utime:
-	case __NR_utimes:
-		return on_at(SENSOR_OP_UTIMES, AT_FDCWD, (const char *)di, 0, 0);
+	case __NR_utimes: return on_at(SENSOR_OP_UTIMES, AT_FDCWD, (const char *)di, 0, 0);
 	case __NR_utimensat:
-	case __NR_futimesat:
-		return on_at_or_fd(SENSOR_OP_UTIMES, di, (const char *)si);
-	case __NR_truncate:
-		return on_at(SENSOR_OP_WRITE, AT_FDCWD, (const char *)di, 0, 0);
-	case __NR_ftruncate:
-		return on_fd(SENSOR_OP_WRITE, di, 0, 0);
+	case __NR_futimesat: return on_at_or_fd(SENSOR_OP_UTIMES, di, (const char *)si);
+	case __NR_truncate: return on_at(SENSOR_OP_WRITE, AT_FDCWD, (const char *)di, 0, 0);
+	case __NR_ftruncate: return on_fd(SENSOR_OP_WRITE, di, 0, 0);
 	}
 	return -1;
 }
@@ -858,42 +832,29 @@ static __always_inline int other_syscall(long nr, struct pt_regs *regs, long ret
 	long di = regs->di, si = regs->si, dx = regs->dx, r10 = regs->r10, r8 = regs->r8;
 
 	switch (nr) {
-	case __NR_connect:
-		return on_connect(di, (const void *)si, dx);
-	case __NR_listen:
-		return on_local(SENSOR_OP_LISTEN, di);
-	case __NR_bind:
-		return on_local(SENSOR_OP_BIND, di);
-	case __NR_sendto:
-		return on_sendto(di, (const void *)r8);
-	case __NR_sendmsg:
-		return on_sendmsg(di, (const struct user_msghdr *)si);
+	case __NR_connect: return on_connect(di, (const void *)si, dx);
+	case __NR_listen: return on_local(SENSOR_OP_LISTEN, di);
+	case __NR_bind: return on_local(SENSOR_OP_BIND, di);
+	case __NR_sendto: return on_sendto(di, (const void *)r8);
+	case __NR_sendmsg: return on_sendmsg(di, (const struct user_msghdr *)si);
 	case __NR_sendmmsg:
 		/* msgvec[0].msg_hdr is at offset 0: its destination stands for all */
 		return on_sendmsg(di, (const struct user_msghdr *)si);
-	case __NR_init_module:
-		return on_sys(SENSOR_OP_MODULE, si, 0);
-	case __NR_finit_module:
-		return on_fd(SENSOR_OP_MODULE, di, 0, 0);
-	case __NR_ptrace:
-		return ptrace_changes_state(di) ? on_sys(SENSOR_OP_PTRACE, di, si) : 0;
+	case __NR_init_module: return on_sys(SENSOR_OP_MODULE, si, 0);
+	case __NR_finit_module: return on_fd(SENSOR_OP_MODULE, di, 0, 0);
+	case __NR_ptrace: return ptrace_changes_state(di) ? on_sys(SENSOR_OP_PTRACE, di, si) : 0;
 	case __NR_mount:
 		return on_mount(AT_FDCWD, (const char *)si, (const char *)di, (const char *)dx);
-	case __NR_move_mount:
-		return on_mount(dx, (const char *)r10, NULL, NULL);
+	case __NR_move_mount: return on_mount(dx, (const char *)r10, NULL, NULL);
 	case __NR_setuid:
 	case __NR_setreuid:
-	case __NR_setresuid:
-		return on_sys(SENSOR_OP_SETUID, nr, di);
+	case __NR_setresuid: return on_sys(SENSOR_OP_SETUID, nr, di);
 	case __NR_setgid:
 	case __NR_setregid:
 	case __NR_setresgid:
-	case __NR_setgroups:
-		return on_sys(SENSOR_OP_SETGID, nr, di);
-	case __NR_capset:
-		return on_sys(SENSOR_OP_CAPSET, 0, 0);
-	case __NR_bpf:
-		return bpf_cmd_changes_state(di) ? on_sys(SENSOR_OP_BPF, di, 0) : 0;
+	case __NR_setgroups: return on_sys(SENSOR_OP_SETGID, nr, di);
+	case __NR_capset: return on_sys(SENSOR_OP_CAPSET, 0, 0);
+	case __NR_bpf: return bpf_cmd_changes_state(di) ? on_sys(SENSOR_OP_BPF, di, 0) : 0;
 	case __NR_io_uring_setup: {
 		__u32 flags = 0;
 

@@ -41,21 +41,21 @@ struct sensor {
 };
 
 static const char *const op_names[SENSOR_OP_MAX] = {
-	[SENSOR_OP_NONE] = "none",       [SENSOR_OP_FORK] = "fork",
-	[SENSOR_OP_EXEC] = "exec",       [SENSOR_OP_EXIT] = "exit",
-	[SENSOR_OP_OPEN] = "open",       [SENSOR_OP_READ] = "read",
-	[SENSOR_OP_CREATE] = "create",   [SENSOR_OP_WRITE] = "write",
-	[SENSOR_OP_DELETE] = "delete",   [SENSOR_OP_RENAME] = "rename",
-	[SENSOR_OP_LINK] = "link",       [SENSOR_OP_SYMLINK] = "symlink",
-	[SENSOR_OP_MKDIR] = "mkdir",     [SENSOR_OP_RMDIR] = "rmdir",
-	[SENSOR_OP_CHMOD] = "chmod",     [SENSOR_OP_CHOWN] = "chown",
-	[SENSOR_OP_XATTR] = "xattr",     [SENSOR_OP_UTIMES] = "utimes",
-	[SENSOR_OP_CONNECT] = "connect", [SENSOR_OP_LISTEN] = "listen",
-	[SENSOR_OP_BIND] = "bind",       [SENSOR_OP_SENDTO] = "sendto",
-	[SENSOR_OP_MODULE] = "module",   [SENSOR_OP_PTRACE] = "ptrace",
-	[SENSOR_OP_MOUNT] = "mount",     [SENSOR_OP_SETUID] = "setuid",
-	[SENSOR_OP_SETGID] = "setgid",   [SENSOR_OP_CAPSET] = "capset",
-	[SENSOR_OP_BPF] = "bpf",         [SENSOR_OP_IO_URING] = "io_uring",
+    [SENSOR_OP_NONE] = "none",       [SENSOR_OP_FORK] = "fork",
+    [SENSOR_OP_EXEC] = "exec",       [SENSOR_OP_EXIT] = "exit",
+    [SENSOR_OP_OPEN] = "open",       [SENSOR_OP_READ] = "read",
+    [SENSOR_OP_CREATE] = "create",   [SENSOR_OP_WRITE] = "write",
+    [SENSOR_OP_DELETE] = "delete",   [SENSOR_OP_RENAME] = "rename",
+    [SENSOR_OP_LINK] = "link",       [SENSOR_OP_SYMLINK] = "symlink",
+    [SENSOR_OP_MKDIR] = "mkdir",     [SENSOR_OP_RMDIR] = "rmdir",
+    [SENSOR_OP_CHMOD] = "chmod",     [SENSOR_OP_CHOWN] = "chown",
+    [SENSOR_OP_XATTR] = "xattr",     [SENSOR_OP_UTIMES] = "utimes",
+    [SENSOR_OP_CONNECT] = "connect", [SENSOR_OP_LISTEN] = "listen",
+    [SENSOR_OP_BIND] = "bind",       [SENSOR_OP_SENDTO] = "sendto",
+    [SENSOR_OP_MODULE] = "module",   [SENSOR_OP_PTRACE] = "ptrace",
+    [SENSOR_OP_MOUNT] = "mount",     [SENSOR_OP_SETUID] = "setuid",
+    [SENSOR_OP_SETGID] = "setgid",   [SENSOR_OP_CAPSET] = "capset",
+    [SENSOR_OP_BPF] = "bpf",         [SENSOR_OP_IO_URING] = "io_uring",
 };
 
 const char *sensor_op_name(unsigned op)
@@ -158,13 +158,13 @@ static int set_scope(struct sensor *s, const struct sensor_opts *o, char *err, s
 		return 0;
 	s->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->cgroup_fd < 0) {
-		snprintf(err, errlen, "cannot open cgroup %s: %s", o->cgroup_path,
-			 strerror(errno));
+		snprintf(err, errlen, "cannot open cgroup %s: %s", o->cgroup_path, strerror(errno));
 		return -1;
 	}
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.scope_cgroup), &key, &s->cgroup_fd,
 				BPF_ANY) < 0) {
-		snprintf(err, errlen, "cannot scope the sensor to %s (is it a cgroup v2 directory?): %s",
+		snprintf(err, errlen,
+			 "cannot scope the sensor to %s (is it a cgroup v2 directory?): %s",
 			 o->cgroup_path, strerror(errno));
 		return -1;
 	}
@@ -218,12 +218,13 @@ static void dontfork_bpf_maps(void)
 		    sscanf(line, "%lx-%lx", &start, &end) != 2)
 			continue;
 		if (madvise((void *)start, end - start, MADV_DONTFORK) < 0)
-			log_debug("madvise(MADV_DONTFORK) on a BPF map mapping: %s", strerror(errno));
+			log_debug("madvise(MADV_DONTFORK) on a BPF map mapping: %s",
+				  strerror(errno));
 	}
 }
 
-int sensor_open(const struct sensor_opts *opts, sensor_record_fn fn, void *ctx,
-		struct sensor **out, char *err, size_t errlen)
+int sensor_open(const struct sensor_opts *opts, sensor_record_fn fn, void *ctx, struct sensor **out,
+		char *err, size_t errlen)
 {
 	struct sensor *s = calloc(1, sizeof(*s));
 	int rc;

@@ -42,12 +42,12 @@ struct sensor_stats {
 	uint64_t drops[SENSOR_OP_MAX];   /* records lost because the ring buffer was full */
 	uint64_t emitted_total;
 	uint64_t drops_total;
-	uint64_t malformed;              /* records the decoder rejected (a bug: counted as lost) */
+	uint64_t malformed; /* records the decoder rejected (a bug: counted as lost) */
 };
 
 /* Loads and attaches; on failure returns -1 with a sentence in ERR. */
-int sensor_open(const struct sensor_opts *opts, sensor_record_fn fn, void *ctx,
-		struct sensor **out, char *err, size_t errlen);
+int sensor_open(const struct sensor_opts *opts, sensor_record_fn fn, void *ctx, struct sensor **out,
+		char *err, size_t errlen);
 /*
  * A file descriptor that becomes readable when a large backlog is waiting.
  * Records are written without waking the reader (a wake-up per record
@@ -68,12 +68,12 @@ const char *sensor_op_name(unsigned op);
 
 /* What this kernel offers, for --self-test. */
 struct sensor_features {
-	int btf;           /* /sys/kernel/btf/vmlinux readable */
-	int ringbuf;       /* BPF_MAP_TYPE_RINGBUF can be created */
-	int tracing;       /* tp_btf programs load (the sensor itself) */
-	int cgroup_v2;     /* a cgroup2 mount exists */
-	int lsm;           /* BPF LSM programs load (optional extra) */
-	int fentry;        /* fentry programs load (optional extra) */
+	int btf;       /* /sys/kernel/btf/vmlinux readable */
+	int ringbuf;   /* BPF_MAP_TYPE_RINGBUF can be created */
+	int tracing;   /* tp_btf programs load (the sensor itself) */
+	int cgroup_v2; /* a cgroup2 mount exists */
+	int lsm;       /* BPF LSM programs load (optional extra) */
+	int fentry;    /* fentry programs load (optional extra) */
 	int lsm_errno, fentry_errno;
 };
 void sensor_probe_features(struct sensor_features *f);

@@ -45,10 +45,13 @@ static int has_cgroup2(void)
 static int try_load(enum bpf_prog_type type, enum bpf_attach_type attach, const char *name)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach);
+	struct bpf_prog_load_opts opts = {
+	    .sz = sizeof(opts),
+	    .expected_attach_type = attach,
+	};
 	int id = libbpf_find_vmlinux_btf_id(name, attach);
 	int fd;
 

@@ -40,8 +40,8 @@ static int bound_port(int s)
 
 static int listener(int family, int type)
 {
-	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	int s = socket(family, type, 0);
 	int rc = family == AF_INET6 ? bind(s, (struct sockaddr *)&a6, sizeof(a6))
 				    : bind(s, (struct sockaddr *)&a4, sizeof(a4));
@@ -55,7 +55,7 @@ static int listener(int family, int type)
 
 static void open_listeners(struct listeners *l)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 
 	l->tcp = listener(AF_INET, SOCK_STREAM);
 	l->udp = listener(AF_INET, SOCK_DGRAM);
@@ -121,7 +121,7 @@ static void test_workload_events_exactly_once(void **state)
 {
 	struct listeners l;
 	char prog[PATH_MAX], realprog[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], out[PATH_MAX],
-		errf[PATH_MAX], ports[3][16], p[PATH_MAX], q[PATH_MAX], obj[64];
+	    errf[PATH_MAX], ports[3][16], p[PATH_MAX], q[PATH_MAX], obj[64];
 	int wpid = 0, kid = 0, lport = 0, status;
 	pthread_t th;
 	json_t *ev, *e;
@@ -139,8 +139,8 @@ static void test_workload_events_exactly_once(void **state)
 	snprintf(ports[0], 16, "%d", l.tcp_port);
 	snprintf(ports[1], 16, "%d", l.udp_port);
 	snprintf(ports[2], 16, "%d", l.tcp6_port);
-	char *argv[] = { client, "--json", "-x", "none", "-l", log, "--", prog, dir,
-			 ports[0], ports[1], ports[2], l.unix_path, NULL };
+	char *argv[] = {client, "--json", "-x",     "none",   "-l",     log,         "--",
+			prog,   dir,      ports[0], ports[1], ports[2], l.unix_path, NULL};
 
 	outside_stop = 0;
 	pthread_create(&th, NULL, outside_activity, dir);
@@ -218,7 +218,7 @@ static void test_workload_events_exactly_once(void **state)
 static void test_io_uring_use_is_reported(void **state)
 {
 	char prog[PATH_MAX], realprog[PATH_MAX], f[PATH_MAX], log[PATH_MAX], out[PATH_MAX],
-		errf[PATH_MAX];
+	    errf[PATH_MAX];
 	json_t *ev, *e;
 	char *text;
 	int status;
@@ -231,7 +231,7 @@ static void test_io_uring_use_is_reported(void **state)
 	path_in(log, sizeof(log), "uring.jsonl");
 	path_in(out, sizeof(out), "uring.out");
 	path_in(errf, sizeof(errf), "uring.err");
-	char *argv[] = { client, "--json", "-x", "none", "-l", log, "--", prog, f, NULL };
+	char *argv[] = {client, "--json", "-x", "none", "-l", log, "--", prog, f, NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -267,8 +267,9 @@ static json_t *flood(const char *ringbuf, int *exit_status)
 				   "+\tOpen\t.*\t.*\n"
 				   "+\tRead\t.*\t.*\n"),
 			 0);
-	char *argv[] = { client, "--json", "-x", lists, "-b", (char *)ringbuf, "-l", "/dev/null",
-			 "--", prog, dir, (char *)(iters ? iters : "400000"), NULL };
+	char *argv[] = {client, "--json",    "-x", lists, "-b", (char *)ringbuf,
+			"-l",   "/dev/null", "--", prog,  dir,  (char *)(iters ? iters : "400000"),
+			NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -317,8 +318,8 @@ static void test_timeout_kills_daemonized_tree(void **state)
 	path_in(pidfile, sizeof(pidfile), "daemon.pid");
 	path_in(out, sizeof(out), "daemon.out");
 	path_in(errf, sizeof(errf), "daemon.err");
-	char *argv[] = { client, "-x", "none", "-t", "2", "-l", "/dev/null", "--", prog, pidfile,
-			 NULL };
+	char *argv[] = {client,      "-x", "none", "-t",    "2", "-l",
+			"/dev/null", "--", prog,   pidfile, NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -339,7 +340,7 @@ static void test_timeout_kills_daemonized_tree(void **state)
 static void test_program_not_found_is_an_error(void **state)
 {
 	char out[PATH_MAX], errf[PATH_MAX];
-	char *argv[] = { client, "-x", "none", "--", "/nonexistent/capture-test", NULL };
+	char *argv[] = {client, "-x", "none", "--", "/nonexistent/capture-test", NULL};
 	char *text;
 	int status;
 
@@ -365,7 +366,7 @@ static void test_bad_exclusion_list_is_an_error(void **state)
 	path_in(out, sizeof(out), "bad.out");
 	path_in(errf, sizeof(errf), "bad.err");
 	assert_int_equal(e2e_write(lists, "file.exl", "+\tWrite\t.*\t(unclosed\n"), 0);
-	char *argv[] = { client, "-x", lists, "--", "/bin/true", NULL };
+	char *argv[] = {client, "-x", lists, "--", "/bin/true", NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -385,7 +386,7 @@ static void test_csv_lines_survive_hostile_names(void **state)
 	path_in(out, sizeof(out), "csv.out");
 	path_in(errf, sizeof(errf), "csv.err");
 	snprintf(evil, sizeof(evil), "%s/evil\n\"name,x", tmpdir);
-	char *argv[] = { client, "-x", "none", "--", "/usr/bin/touch", evil, NULL };
+	char *argv[] = {client, "-x", "none", "--", "/usr/bin/touch", evil, NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -398,7 +399,7 @@ static void test_csv_lines_survive_hostile_names(void **state)
 		lines++;
 		for (char *c = line; *c; c++)
 			quotes += *c == '"';
-		assert_int_equal(quotes % 2, 0);       /* every field closed */
+		assert_int_equal(quotes % 2, 0);          /* every field closed */
 		assert_true(strncmp(line, "\"", 1) == 0); /* no line starts mid-field */
 		if (strstr(line, "\"Create\"") && strstr(line, "evil\\x0a\"\"name,x"))
 			hits++;
@@ -411,14 +412,14 @@ static void test_csv_lines_survive_hostile_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_workload_events_exactly_once),
-		cmocka_unit_test(test_io_uring_use_is_reported),
-		cmocka_unit_test(test_timeout_kills_daemonized_tree),
-		cmocka_unit_test(test_program_not_found_is_an_error),
-		cmocka_unit_test(test_bad_exclusion_list_is_an_error),
-		cmocka_unit_test(test_csv_lines_survive_hostile_names),
-		cmocka_unit_test(test_flood_tiny_ringbuf_is_inconclusive),
-		cmocka_unit_test(test_flood_default_ringbuf_loses_nothing),
+	    cmocka_unit_test(test_workload_events_exactly_once),
+	    cmocka_unit_test(test_io_uring_use_is_reported),
+	    cmocka_unit_test(test_timeout_kills_daemonized_tree),
+	    cmocka_unit_test(test_program_not_found_is_an_error),
+	    cmocka_unit_test(test_bad_exclusion_list_is_an_error),
+	    cmocka_unit_test(test_csv_lines_survive_hostile_names),
+	    cmocka_unit_test(test_flood_tiny_ringbuf_is_inconclusive),
+	    cmocka_unit_test(test_flood_default_ringbuf_loses_nothing),
 	};
 	char tmpl[] = "/tmp/capture-e2e.XXXXXX";
 

@@ -48,7 +48,7 @@ static char *next_token(const uint8_t *data, size_t size, size_t *pos, size_t ma
  * columns of a rule line ("Write", ".*", "/tmp/x") are matched as an event.
  */
 static void match_some(struct exclusion_set *set, enum exclusion_monitor m, const uint8_t *data,
-                       size_t size)
+		       size_t size)
 {
 	char *tok[MAX_TOKENS];
 	size_t pos = 0, n = 0, i;
@@ -105,13 +105,13 @@ static void check_equivalence(const uint8_t *data, size_t size)
 	if (!one)
 		abort();
 	if (n > 0 && exclusion_add_rule(one, EXCL_FILE, "+", "Write", ".*", tok[0], "fuzz", 1, err,
-	                                sizeof(err)) == 0) {
+					sizeof(err)) == 0) {
 		for (i = 1; i < n; i++) {
 			int want = reference_match(tok[0], tok[i]);
 
 			/* The set uses a higher match limit, so a limit hit here proves nothing. */
 			if (want >= 0 && (bool)want != exclusion_is_excluded(one, EXCL_FILE,
-			                                                     "Write", "", tok[i]))
+									     "Write", "", tok[i]))
 				abort();
 		}
 	}
@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!set)
 		abort();
 	if (exclusion_load_buffer(set, m, "fuzz.exl", (const char *)data + 1, size - 1, err,
-	                          sizeof(err)) == 0) {
+				  sizeof(err)) == 0) {
 		match_some(set, m, data + 1, size - 1);
 		if (!devnull)
 			devnull = fopen("/dev/null", "w");

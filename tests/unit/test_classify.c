@@ -39,7 +39,7 @@ static void load(struct exclusion_set *set, enum exclusion_monitor m, const char
 }
 
 static struct capture_event event(enum event_type type, const char *action, const char *process,
-                                  const char *object1, const char *object2)
+				  const char *object1, const char *object2)
 {
 	struct capture_event ev;
 
@@ -54,7 +54,7 @@ static struct capture_event event(enum event_type type, const char *action, cons
 }
 
 static bool reported(struct exclusion_set *set, enum event_type type, const char *action,
-                     const char *process, const char *object1, const char *object2)
+		     const char *process, const char *object1, const char *object2)
 {
 	struct capture_event ev = event(type, action, process, object1, object2);
 
@@ -276,7 +276,7 @@ static void test_enabled_ops_open_and_read_off(void **state)
 
 	load(set, EXCL_FILE, "+\tOpen\t.*\t.*\n+\tRead\t(.*)\t.*\n");
 	assert_true(classify_enabled_ops(set) ==
-	            ~(OP_BIT(SENSOR_OP_OPEN) | OP_BIT(SENSOR_OP_READ)));
+		    ~(OP_BIT(SENSOR_OP_OPEN) | OP_BIT(SENSOR_OP_READ)));
 }
 
 static void test_enabled_ops_minus_rule_keeps_open(void **state)

@@ -252,8 +252,8 @@ static void test_exit_codes_decoded(void **state)
 		assert_int_equal(build(f), 1);
 		if (f->ev.exit_status != cases[i].status || f->ev.exit_signal != cases[i].signal)
 			fail_msg("word 0x%llx: status %d signal %d, want %d %d",
-			         (unsigned long long)cases[i].word, f->ev.exit_status,
-			         f->ev.exit_signal, cases[i].status, cases[i].signal);
+				 (unsigned long long)cases[i].word, f->ev.exit_status,
+				 f->ev.exit_signal, cases[i].status, cases[i].signal);
 	}
 }
 
@@ -283,8 +283,8 @@ static void test_process_record_pid_equal_ppid_keeps_process_valid(void **state)
 
 	if (!exec_ok || !exit_ok)
 		fail_msg("ev.process points to freed memory after %s%s%s with pid == ppid",
-		         exec_ok ? "" : "EXEC", !exec_ok && !exit_ok ? " and " : "",
-		         exit_ok ? "" : "EXIT");
+			 exec_ok ? "" : "EXEC", !exec_ok && !exit_ok ? " and " : "",
+			 exit_ok ? "" : "EXIT");
 #else
 	(void)state;
 	skip();

@@ -166,7 +166,7 @@ static void test_csv_exact_line(void **state)
 	base_event(&ev, EVENT_FILE, "Write");
 	line = csv(&ev);
 	assert_string_equal(line, "\"file\",\"14/11/2023 22:13:20.123\",\"4321\",\"/usr/bin/curl\","
-	                          "\"Write\",\"/tmp/a\",\"-1\"\n");
+				  "\"Write\",\"/tmp/a\",\"-1\"\n");
 	free(line);
 }
 

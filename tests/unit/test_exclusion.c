@@ -38,14 +38,14 @@ static int teardown(void **state)
 }
 
 static int load(struct exclusion_set *set, enum exclusion_monitor m, const char *name,
-                const char *text)
+		const char *text)
 {
 	err[0] = '\0';
 	return exclusion_load_buffer(set, m, name, text, strlen(text), err, sizeof(err));
 }
 
 static bool excluded(struct exclusion_set *set, enum exclusion_monitor m, const char *key,
-                     const char *subject, const char *object)
+		     const char *subject, const char *object)
 {
 	return exclusion_is_excluded(set, m, key, subject, object);
 }
@@ -60,14 +60,14 @@ static uint64_t hits(struct exclusion_set *set, size_t idx)
 
 /* Loads TEXT expecting failure; checks the message starts with PREFIX and contains WORDS. */
 static void expect_error(struct exclusion_set *set, enum exclusion_monitor m, const char *name,
-                         const char *text, const char *prefix, const char *words)
+			 const char *text, const char *prefix, const char *words)
 {
 	size_t before = exclusion_rule_count(set);
 
 	assert_int_equal(load(set, m, name, text), -1);
 	if (strncmp(err, prefix, strlen(prefix)) != 0 || (words && !strstr(err, words)))
 		fail_msg("error '%s' does not start with '%s' / contain '%s'", err, prefix,
-		         words ? words : "");
+			 words ? words : "");
 	assert_int_equal(exclusion_rule_count(set), before);
 }
 
@@ -78,9 +78,9 @@ static void test_minus_beats_plus_minus_first(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "-\tWrite\t.*\t/tmp/evil\n"
-	                      "+\tWrite\t.*\t/tmp/.*\n"),
-	                 0);
+			      "-\tWrite\t.*\t/tmp/evil\n"
+			      "+\tWrite\t.*\t/tmp/.*\n"),
+			 0);
 	assert_false(excluded(set, EXCL_FILE, "Write", "/bin/sh", "/tmp/evil"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "/bin/sh", "/tmp/fine"));
 }
@@ -90,9 +90,9 @@ static void test_minus_beats_plus_minus_after(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "+\tWrite\t.*\t/tmp/.*\n"
-	                      "-\tWrite\t.*\t/tmp/evil\n"),
-	                 0);
+			      "+\tWrite\t.*\t/tmp/.*\n"
+			      "-\tWrite\t.*\t/tmp/evil\n"),
+			 0);
 	assert_false(excluded(set, EXCL_FILE, "Write", "/bin/sh", "/tmp/evil"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "/bin/sh", "/tmp/fine"));
 	/* The deciding rule gets the hit, in both directions. */
@@ -129,9 +129,9 @@ static void test_alternation_full_match(void **state)
 
 	/* Anchoring must cover the whole alternation, not just its first branch. */
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "+\tWrite\t.*\ta|ab\n"
-	                      "+\tDelete\t.*\t/tmp/(a|ab)\n"),
-	                 0);
+			      "+\tWrite\t.*\ta|ab\n"
+			      "+\tDelete\t.*\t/tmp/(a|ab)\n"),
+			 0);
 	assert_true(excluded(set, EXCL_FILE, "Write", "p", "ab"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "p", "a"));
 	assert_false(excluded(set, EXCL_FILE, "Write", "p", "abc"));
@@ -169,9 +169,9 @@ static void test_process_semantics(void **state)
 
 	/* key = new process's module name, subject = parent module, object = image path */
 	assert_int_equal(load(set, EXCL_PROCESS, "process.exl",
-	                      "+\tlsb_release\tchromium\t/usr/bin/lsb_release\n"
-	                      "+\tsh\tchrom(e|ium)\t/(usr/)?bin/sh\n"),
-	                 0);
+			      "+\tlsb_release\tchromium\t/usr/bin/lsb_release\n"
+			      "+\tsh\tchrom(e|ium)\t/(usr/)?bin/sh\n"),
+			 0);
 	assert_true(excluded(set, EXCL_PROCESS, "lsb_release", "chromium", "/usr/bin/lsb_release"));
 	assert_false(excluded(set, EXCL_PROCESS, "lsb_release", "bash", "/usr/bin/lsb_release"));
 	assert_false(excluded(set, EXCL_PROCESS, "lsb_release", "chromium", "/tmp/lsb_release"));
@@ -189,9 +189,9 @@ static void test_dotall_newline(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "+\tWrite\t(?:.*)\t/tmp/.*\n"
-	                      "+\tCreate\t/usr/bin/.*\t.*\n"),
-	                 0);
+			      "+\tWrite\t(?:.*)\t/tmp/.*\n"
+			      "+\tCreate\t/usr/bin/.*\t.*\n"),
+			 0);
 	assert_true(excluded(set, EXCL_FILE, "Write", "a\nb", "/tmp/x\ny"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "", "/tmp/\n"));
 	assert_true(excluded(set, EXCL_FILE, "Create", "/usr/bin/a\nb", "\n"));
@@ -351,7 +351,7 @@ static void test_optimised_matching_equivalent(void **state)
 	for (i = 0; i < ARRAY_SIZE(patterns); i++) {
 		struct exclusion_set *one = exclusion_set_new();
 		int loaded = exclusion_add_rule(one, EXCL_FILE, "+", "Write", ".*", patterns[i],
-		                                "t", 1, err, sizeof(err));
+						"t", 1, err, sizeof(err));
 
 		assert_non_null(one);
 		for (j = 0; j < ARRAY_SIZE(subjects); j++) {
@@ -360,7 +360,7 @@ static void test_optimised_matching_equivalent(void **state)
 
 			if (want < 0 ? loaded == 0 : (bool)want != got)
 				fail_msg("pattern '%s' on '%s': want %d got %d", patterns[i],
-				         subjects[j], want, got);
+					 subjects[j], want, got);
 		}
 		exclusion_set_free(one);
 	}
@@ -374,14 +374,14 @@ static void test_comments_blank_crlf(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "\xef\xbb\xbf# comment\r\n"
-	                      "\r\n"
-	                      "\n"
-	                      "   \n"
-	                      "#-\tWrite\t.*\t.*\n"
-	                      "+\tWrite\t.*\t/tmp/a\r\n"
-	                      "+\tDelete\t.*\t/tmp/b"),
-	                 0);
+			      "\xef\xbb\xbf# comment\r\n"
+			      "\r\n"
+			      "\n"
+			      "   \n"
+			      "#-\tWrite\t.*\t.*\n"
+			      "+\tWrite\t.*\t/tmp/a\r\n"
+			      "+\tDelete\t.*\t/tmp/b"),
+			 0);
 	assert_int_equal(exclusion_rule_count(set), 2);
 	/* The '\r' is not part of the object regex. */
 	assert_true(excluded(set, EXCL_FILE, "Write", "p", "/tmp/a"));
@@ -405,12 +405,12 @@ static void test_error_column_count(void **state)
 	struct exclusion_set *set = *state;
 
 	expect_error(set, EXCL_FILE, "x.exl", "# c\n\n\n+\tWrite\t.*\n",
-	             "x.exl:4:1: expected 4 TAB-separated columns, found 3", NULL);
+		     "x.exl:4:1: expected 4 TAB-separated columns, found 3", NULL);
 	assert_string_equal(err, "x.exl:4:1: expected 4 TAB-separated columns, found 3");
 	expect_error(set, EXCL_FILE, "x.exl", "+\tWrite\t.*\t.*\textra\n",
-	             "x.exl:1:1: expected 4 TAB-separated columns, found 5", NULL);
+		     "x.exl:1:1: expected 4 TAB-separated columns, found 5", NULL);
 	expect_error(set, EXCL_FILE, "x.exl", "+ Write .* .*\n",
-	             "x.exl:1:1: expected 4 TAB-separated columns, found 1", "TAB, not spaces");
+		     "x.exl:1:1: expected 4 TAB-separated columns, found 1", "TAB, not spaces");
 }
 
 static void test_error_bad_sign(void **state)
@@ -418,7 +418,7 @@ static void test_error_bad_sign(void **state)
 	struct exclusion_set *set = *state;
 
 	expect_error(set, EXCL_FILE, "x.exl", "+\tOpen\t.*\t.*\nx\tWrite\t.*\t.*\n",
-	             "x.exl:2:1: first column must be '+' or '-', found 'x'", NULL);
+		     "x.exl:2:1: first column must be '+' or '-', found 'x'", NULL);
 	assert_string_equal(err, "x.exl:2:1: first column must be '+' or '-', found 'x'");
 	expect_error(set, EXCL_FILE, "x.exl", "++\tWrite\t.*\t.*\n", "x.exl:1:1: ", "'++'");
 	expect_error(set, EXCL_FILE, "x.exl", "yes\tWrite\t.*\t.*\n", "x.exl:1:1: ", "'yes'");
@@ -431,13 +431,13 @@ static void test_error_bad_regex(void **state)
 
 	/* Subject starts at column 9; PCRE2 reports the error at offset 3 (end of pattern). */
 	expect_error(set, EXCL_FILE, "file.exl", "+\tWrite\t(ab\t.*\n",
-	             "file.exl:1:12: bad subject regex: missing closing parenthesis", NULL);
+		     "file.exl:1:12: bad subject regex: missing closing parenthesis", NULL);
 	assert_string_equal(err, "file.exl:1:12: bad subject regex: missing closing parenthesis");
 	/* Object starts at column 12; "[a" fails at offset 2 -> column 14. */
 	expect_error(set, EXCL_FILE, "file.exl", "\n+\tWrite\t.*\t[a\n",
-	             "file.exl:2:14: ", "bad object regex: missing terminating ]");
+		     "file.exl:2:14: ", "bad object regex: missing terminating ]");
 	expect_error(set, EXCL_FILE, "file.exl", "-\tDelete\t.*\t/x/(?<n\n",
-	             "file.exl:1:", "bad object regex");
+		     "file.exl:1:", "bad object regex");
 }
 
 static void test_error_unknown_action(void **state)
@@ -445,20 +445,20 @@ static void test_error_unknown_action(void **state)
 	struct exclusion_set *set = *state;
 
 	expect_error(set, EXCL_FILE, "file.exl", "\n\n\n\n\n\n+\tWirte\t.*\t.*\n",
-	             "file.exl:7:3: unknown action 'Wirte' for the file monitor (expected Create, "
-	             "Write, Open, Read, Delete, Rename, Link, Symlink, Attribute, Mkdir, Rmdir)",
-	             NULL);
+		     "file.exl:7:3: unknown action 'Wirte' for the file monitor (expected Create, "
+		     "Write, Open, Read, Delete, Rename, Link, Symlink, Attribute, Mkdir, Rmdir)",
+		     NULL);
 	expect_error(set, EXCL_CONNECTION, "c.exl", "+\ttcp\t.*\t.*\n",
-	             "c.exl:1:3: unknown action 'tcp' for the connection monitor",
-	             "unix-connection");
+		     "c.exl:1:3: unknown action 'tcp' for the connection monitor",
+		     "unix-connection");
 	expect_error(set, EXCL_SYSTEM, "s.exl", "+\tWrite\t.*\t.*\n",
-	             "s.exl:1:3: unknown action 'Write' for the system monitor", "io_uring");
+		     "s.exl:1:3: unknown action 'Write' for the system monitor", "io_uring");
 	expect_error(set, EXCL_REGISTRY, "r.exl", "+\tSetValue\t.*\t.*\n",
-	             "r.exl:1:3: unknown action 'SetValue' for the registry monitor",
-	             "SetValueKey");
+		     "r.exl:1:3: unknown action 'SetValue' for the registry monitor",
+		     "SetValueKey");
 	/* A regex in the key column of an action monitor is just an unknown action. */
 	expect_error(set, EXCL_FILE, "f.exl", "+\t.*\t.*\t.*\n", "f.exl:1:3: unknown action '.*'",
-	             NULL);
+		     NULL);
 	expect_error(set, EXCL_FILE, "f.exl", "+\t\t.*\t.*\n", "f.exl:1:3: empty key column", NULL);
 	/* Known keys of each monitor load, in any case. */
 	assert_int_equal(load(set, EXCL_CONNECTION, "c.exl", "+\tUDP-Connection\t.*\t.*:53\n"), 0);
@@ -473,13 +473,13 @@ static void test_error_regex_in_process_key(void **state)
 	struct exclusion_set *set = *state;
 
 	expect_error(set, EXCL_PROCESS, "p.exl", "+\tchrom.*\t.*\t.*\n",
-	             "p.exl:1:3: process key 'chrom.*' contains '*'", "not a regex");
+		     "p.exl:1:3: process key 'chrom.*' contains '*'", "not a regex");
 	expect_error(set, EXCL_PROCESS, "p.exl", "+\t(sh|bash)\t.*\t.*\n",
-	             "p.exl:1:3: ", "not a regex");
+		     "p.exl:1:3: ", "not a regex");
 	expect_error(set, EXCL_PROCESS, "p.exl", "+\t/bin/sh\t.*\t.*\n",
-	             "p.exl:1:3: ", "not a path");
+		     "p.exl:1:3: ", "not a path");
 	expect_error(set, EXCL_PROCESS, "p.exl", "+\t\t.*\t.*\n", "p.exl:1:3: empty key column",
-	             NULL);
+		     NULL);
 }
 
 static void test_error_nul_and_long_line(void **state)
@@ -491,8 +491,8 @@ static void test_error_nul_and_long_line(void **state)
 	int rc;
 
 	assert_int_equal(exclusion_load_buffer(set, EXCL_FILE, "n.exl", text, sizeof(text) - 1, err,
-	                                       sizeof(err)),
-	                 -1);
+					       sizeof(err)),
+			 -1);
 	assert_string_equal(err, "n.exl:2:17: NUL byte in line");
 	assert_int_equal(exclusion_rule_count(set), 0);
 
@@ -501,7 +501,7 @@ static void test_error_nul_and_long_line(void **state)
 	memcpy(buf, "+\tWrite\t.*\t", 11);
 	buf[big] = '\0';
 	expect_error(set, EXCL_FILE, "l.exl", buf, "l.exl:1:65537: line longer than 65536 bytes",
-	             NULL);
+		     NULL);
 	/* Exactly at the limit is fine (a regex comment keeps the compiled pattern small). */
 	memcpy(buf, "+\tWrite\t.*\t.*(?#", 16);
 	buf[64 * 1024 - 1] = ')';
@@ -521,11 +521,11 @@ static void test_all_or_nothing(void **state)
 	assert_int_equal(exclusion_rule_count(set), 1);
 	/* Good rules (one with a new key, one with an existing key) then a bad line. */
 	expect_error(set, EXCL_FILE, "b.exl",
-	             "+\tDelete\t.*\t.*\n"
-	             "-\tWrite\t.*\t/tmp/a\n"
-	             "+\tWrite\t.*\t/tmp/b\n"
-	             "+\tWrite\t.*\t(\n",
-	             "b.exl:4:", "bad object regex");
+		     "+\tDelete\t.*\t.*\n"
+		     "-\tWrite\t.*\t/tmp/a\n"
+		     "+\tWrite\t.*\t/tmp/b\n"
+		     "+\tWrite\t.*\t(\n",
+		     "b.exl:4:", "bad object regex");
 	assert_int_equal(exclusion_rule_count(set), 1);
 	assert_true(excluded(set, EXCL_FILE, "Write", "p", "/tmp/a"));
 	assert_false(excluded(set, EXCL_FILE, "Write", "p", "/tmp/b"));
@@ -545,12 +545,12 @@ static void test_hit_counters(void **state)
 	int i;
 
 	assert_int_equal(load(set, EXCL_FILE, "h.exl",
-	                      "+\tWrite\t.*\t/tmp/.*\n"   /* 0 */
-	                      "+\tWrite\t.*\t/tmp/a\n"    /* 1: shadowed by 0 */
-	                      "-\tWrite\t.*\t/tmp/evil\n" /* 2 */
-	                      "-\tWrite\t.*\t/tmp/ev.*\n" /* 3: shadowed by 2 for /tmp/evil */
-	                      "+\tDelete\t.*\t.*\n"),     /* 4: never used */
-	                 0);
+			      "+\tWrite\t.*\t/tmp/.*\n"   /* 0 */
+			      "+\tWrite\t.*\t/tmp/a\n"    /* 1: shadowed by 0 */
+			      "-\tWrite\t.*\t/tmp/evil\n" /* 2 */
+			      "-\tWrite\t.*\t/tmp/ev.*\n" /* 3: shadowed by 2 for /tmp/evil */
+			      "+\tDelete\t.*\t.*\n"),     /* 4: never used */
+			 0);
 	for (i = 0; i < 3; i++)
 		assert_true(excluded(set, EXCL_FILE, "Write", "p", "/tmp/a"));
 	assert_false(excluded(set, EXCL_FILE, "Write", "p", "/tmp/evil"));
@@ -571,14 +571,14 @@ static void test_print_stats(void **state)
 	FILE *f;
 
 	assert_int_equal(load(set, EXCL_FILE, "s.exl",
-	                      "+\tWrite\t.*\t.*\n"
-	                      "-\tCreate\t/bin/.*\t/etc/x\n"
-	                      "+\tDelete\t.*\t/a\\.b\xc3\xa9\n"),
-	                 0);
+			      "+\tWrite\t.*\t.*\n"
+			      "-\tCreate\t/bin/.*\t/etc/x\n"
+			      "+\tDelete\t.*\t/a\\.b\xc3\xa9\n"),
+			 0);
 	/* Regexes print as written; other bytes as \xNN, which is the same regex. */
 	assert_int_equal(exclusion_add_rule(set, EXCL_FILE, "+", "Mkdir", ".*", "x\ny", NULL, 0,
-	                                    err, sizeof(err)),
-	                 0);
+					    err, sizeof(err)),
+			 0);
 	assert_true(excluded(set, EXCL_FILE, "write", "p", "/tmp/a"));
 	assert_true(exclusion_mark_kernel_filtered(set, EXCL_FILE, "Write"));
 	f = open_memstream(&text, &len);
@@ -586,9 +586,9 @@ static void test_print_stats(void **state)
 	exclusion_print_stats(set, f);
 	fclose(f);
 	assert_string_equal(text, "s.exl:1  hits=1  +  Write  .*  .* (kernel-filtered)\n"
-	                          "s.exl:2  hits=0  -  Create  /bin/.*  /etc/x (dead)\n"
-	                          "s.exl:3  hits=0  +  Delete  .*  /a\\.b\\xc3\\xa9 (dead)\n"
-	                          "server:0  hits=0  +  Mkdir  .*  x\\x0ay (dead)\n");
+				  "s.exl:2  hits=0  -  Create  /bin/.*  /etc/x (dead)\n"
+				  "s.exl:3  hits=0  +  Delete  .*  /a\\.b\\xc3\\xa9 (dead)\n"
+				  "server:0  hits=0  +  Mkdir  .*  x\\x0ay (dead)\n");
 	free(text);
 }
 
@@ -597,13 +597,13 @@ static void test_always_excluded(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(load(set, EXCL_FILE, "a.exl",
-	                      "+\tOpen\t.*\t.*\n"
-	                      "+\tRead\t(.*)\t(?:.*)\n"
-	                      "+\tWrite\t.*\t.*\n"
-	                      "-\tWrite\t.*\t/etc/.*\n"
-	                      "+\tDelete\t.*\t/tmp/.*\n"
-	                      "+\tMkdir\t.*\t.*x\n"),
-	                 0);
+			      "+\tOpen\t.*\t.*\n"
+			      "+\tRead\t(.*)\t(?:.*)\n"
+			      "+\tWrite\t.*\t.*\n"
+			      "-\tWrite\t.*\t/etc/.*\n"
+			      "+\tDelete\t.*\t/tmp/.*\n"
+			      "+\tMkdir\t.*\t.*x\n"),
+			 0);
 	assert_true(exclusion_key_always_excluded(set, EXCL_FILE, "Open"));
 	assert_true(exclusion_key_always_excluded(set, EXCL_FILE, "OPEN"));
 	assert_true(exclusion_key_always_excluded(set, EXCL_FILE, "read"));
@@ -630,17 +630,17 @@ static void test_server_push(void **state)
 	struct exclusion_set *set = *state;
 
 	assert_int_equal(exclusion_add_rule(set, EXCL_FILE, "yes", "Write", ".*", "/tmp/.*",
-	                                    "server", 1, err, sizeof(err)),
-	                 0);
+					    "server", 1, err, sizeof(err)),
+			 0);
 	assert_int_equal(exclusion_add_rule(set, EXCL_FILE, "no", "Write", ".*", "/tmp/evil",
-	                                    "server", 2, err, sizeof(err)),
-	                 0);
+					    "server", 2, err, sizeof(err)),
+			 0);
 	assert_int_equal(
 	    exclusion_add_rule(set, EXCL_PROCESS, "+", "sh", ".*", ".*", NULL, 3, err, sizeof(err)),
 	    0);
 	assert_int_equal(exclusion_add_rule(set, EXCL_PROCESS, "-", "sh", "evil", ".*", NULL, 4,
-	                                    err, sizeof(err)),
-	                 0);
+					    err, sizeof(err)),
+			 0);
 	assert_true(excluded(set, EXCL_FILE, "Write", "p", "/tmp/a"));
 	assert_false(excluded(set, EXCL_FILE, "Write", "p", "/tmp/evil"));
 	assert_true(excluded(set, EXCL_PROCESS, "sh", "bash", "/bin/sh"));
@@ -657,8 +657,8 @@ static void test_server_push(void **state)
 	assert_string_equal(info.origin, "server");
 
 	assert_int_equal(exclusion_add_rule(set, EXCL_FILE, "maybe", "Write", ".*", ".*", "srv", 5,
-	                                    err, sizeof(err)),
-	                 -1);
+					    err, sizeof(err)),
+			 -1);
 	assert_string_equal(err, "srv:5:1: sign must be '+', '-', 'yes' or 'no', found 'maybe'");
 	/* Columns are those of the rule as a TAB-separated line: "+\tWrite\t.*\t(" */
 	assert_int_equal(
@@ -770,7 +770,7 @@ static void test_default_lists_load(void **state)
 	    "/etc/init.d/evil",
 	};
 	static const char *const actions[] = {"Create", "Write",   "Rename",
-	                                      "Link",   "Symlink", "Attribute"};
+					      "Link",   "Symlink", "Attribute"};
 	size_t i, j;
 
 	if (exclusion_load_dir(set, CAPTURE_DATADIR "/etc/exclusion", err, sizeof(err)) < 0)
@@ -778,7 +778,7 @@ static void test_default_lists_load(void **state)
 	assert_true(exclusion_rule_count(set) > 100);
 
 	assert_false(excluded(set, EXCL_FILE, "Write", "/usr/bin/python3",
-	                      "/home/u/.config/autostart/x.desktop"));
+			      "/home/u/.config/autostart/x.desktop"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "/usr/bin/python3", "/dev/null"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "/usr/bin/python3", "/dev/pts/3"));
 	assert_true(excluded(set, EXCL_FILE, "Write", "/usr/bin/x", "/proc/self/oom_score_adj"));

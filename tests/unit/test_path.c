@@ -23,8 +23,8 @@ static void expect_join(const char *dir, const char *name, const char *want)
 	rc = path_join(dir, name, out, sizeof(out));
 	if (rc < 0 || strcmp(out, want) != 0 || (size_t)rc != strlen(want))
 		fail_msg("path_join(\"%s\", \"%s\") = %d \"%.*s\", want \"%s\"",
-		         dir ? dir : "(null)", name ? name : "(null)", rc, (int)sizeof(out), out,
-		         want);
+			 dir ? dir : "(null)", name ? name : "(null)", rc, (int)sizeof(out), out,
+			 want);
 }
 
 /*
@@ -46,7 +46,7 @@ static int join_small(const char *dir, const char *name, size_t outlen, char *re
 	}
 	if (!memchr(buf, '\0', outlen))
 		fail_msg("path_join(\"%s\", \"%s\", outlen %zu) = %d left OUT unterminated",
-		         dir ? dir : "(null)", name ? name : "(null)", outlen, rc);
+			 dir ? dir : "(null)", name ? name : "(null)", outlen, rc);
 	memcpy(result, buf, outlen);
 	return rc;
 }
@@ -177,7 +177,7 @@ static void test_overflow_truncated_and_terminated(void **state)
 		assert_true(strlen(out) < outlen);
 	}
 	assert_int_equal(join_small("/home/user", "file", strlen(full) + 1, out),
-	                 (int)strlen(full));
+			 (int)strlen(full));
 	assert_string_equal(out, full);
 }
 

@@ -153,7 +153,9 @@ static void test_remove_within_collision_chain(void **state)
 static void test_many_pids(void **state)
 {
 	struct proc_table *t = *state;
-	enum { N = 10000 };
+	enum {
+		N = 10000
+	};
 	char exe[32];
 
 	/* consecutive pids (every bucket gets ~10) and a chain of 1000 in one bucket */

@@ -63,7 +63,7 @@ static void rec_add_str(struct rec *r, int i, const char *s)
  * (OFF[i], -1 if absent) so they can be checked after the copy is freed.
  */
 static int decode(const struct rec *r, size_t size, struct sensor_record *out,
-                  long off[SENSOR_NSTR])
+		  long off[SENSOR_NSTR])
 {
 	unsigned char *copy = malloc(size ? size : 1);
 	int rc;
@@ -261,7 +261,7 @@ static void test_shorter_than_header_rejected(void **state)
 static void test_op_out_of_range_rejected(void **state)
 {
 	static const unsigned bad[] = {SENSOR_OP_NONE, SENSOR_OP_MAX, SENSOR_OP_MAX + 1, 64,
-	                               1000,           UINT_MAX};
+				       1000,           UINT_MAX};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct rec r;

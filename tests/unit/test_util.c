@@ -27,7 +27,7 @@ static void expect_u64_fail(const char *s, uint64_t min, uint64_t max, int err)
 		fail_msg("util_parse_u64(\"%s\") accepted", s ? s : "(null)");
 	if (errno != err)
 		fail_msg("util_parse_u64(\"%s\"): errno %d, expected %d", s ? s : "(null)", errno,
-		         err);
+			 err);
 	assert_int_equal(v, 0xdeadbeef);
 }
 
@@ -49,7 +49,7 @@ static void expect_size_fail(const char *s, int err)
 		fail_msg("util_parse_size(\"%s\") accepted", s ? s : "(null)");
 	if (errno != err)
 		fail_msg("util_parse_size(\"%s\"): errno %d, expected %d", s ? s : "(null)", errno,
-		         err);
+			 err);
 	assert_int_equal(v, 0xdeadbeef);
 }
 
@@ -138,7 +138,7 @@ static void test_parse_u64_overflow(void **state)
 	expect_u64_fail("99999999999999999999999999", 0, UINT64_MAX, ERANGE);
 	/* too big and followed by junk: either errno will do, but it must fail */
 	assert_int_equal(util_parse_u64("18446744073709551616x", 0, UINT64_MAX, &(uint64_t){0}),
-	                 -1);
+			 -1);
 }
 
 /* ---- util_parse_size ---- */
