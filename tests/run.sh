@@ -1,50 +1,47 @@
 #!/bin/sh
-# Runs every test binary: unit tests and end-to-end tests (with the
-# capture-client of the same build) from the sanitized build (ASan+UBSan);
-# optionally the end-to-end tests of a second, optimized build as well.
+# Runs every test binary of a build: unit tests and end-to-end tests (which
+# drive the capture-client of the same build).  `make check` passes the
+# sanitized build (ASan+UBSan).  Prints each runner's output, then one
+# closing line counting individual tests over all binaries.
 #
-#   tests/run.sh SANITIZED_BUILD_DIR [OPTIMIZED_BUILD_DIR]
+#   tests/run.sh BUILD_DIR [BUILD_DIR...]
 set -u
-san=${1:?usage: tests/run.sh SANITIZED_BUILD_DIR [OPTIMIZED_BUILD_DIR]}
-opt=${2:-}
+[ $# -ge 1 ] || { echo "usage: tests/run.sh BUILD_DIR [BUILD_DIR...]" >&2; exit 2; }
 passed=0
 failed=0
-failures=""
+bad_bins=""
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-
-run() {
-	name=$1
-	shift
-	echo "== $name"
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		failures="$failures $name"
-	fi
-}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tests/run.sh: the end-to-end tests need root (kernel sensor, cgroups)" >&2
 fi
 
-for t in "$san"/tests/unit/test_*; do
-	[ -x "$t" ] || continue
-	run "unit/$(basename "$t")" "$t"
-done
-for t in "$san"/tests/e2e/test_*; do
-	[ -x "$t" ] || continue
-	run "e2e/$(basename "$t") (sanitized)" "$t"
-done
-if [ -n "$opt" ]; then
-	for t in "$opt"/tests/e2e/test_*; do
-		[ -x "$t" ] || continue
-		run "e2e/$(basename "$t") (optimized)" "$t"
+run() {
+	echo "== $1"
+	"$1" 2>&1 | tee "$log"
+	# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	# a binary that crashed or exited non-zero without a cmocka verdict still fails
+	if [ -z "$p$f" ] || grep -q "ERROR: \(Address\|Leak\|Undefined\)Sanitizer" "$log"; then
+		failed=$((failed + 1))
+		bad_bins="$bad_bins $1"
+	fi
+}
+
+for build in "$@"; do
+	for t in "$build"/tests/unit/test_* "$build"/tests/e2e/test_*; do
+		[ -x "$t" ] && run "$t"
 	done
-fi
+done
 
 echo
-echo "test binaries: $passed passed, $failed failed${failures:+ (failed:$failures)}"
+[ -n "$bad_bins" ] && echo "binaries that crashed or reported no verdict:$bad_bins"
+echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,7 +2,8 @@
  * main.c - capture-client command line.
  *
  *   capture-client [-l FILE] [--json] [-x DIR] [-t SECONDS] [-b SIZE]
- *                  [--rule-stats] [-v] -- PROGRAM [ARGS...]
+ *                  [--rule-stats] [--system] [-v] -- PROGRAM [ARGS...]
+ *   capture-client --system [options]      (whole system until ^C or -t)
  *   capture-client --self-test
  *
  * Exit status: 0 benign, 1 malicious, 2 inconclusive, 3 error.
@@ -34,6 +35,7 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: capture-client [options] -- PROGRAM [ARGS...]\n"
+	    "       capture-client --system [options] [-- PROGRAM [ARGS...]]\n"
 	    "       capture-client --self-test\n"
 	    "\n"
 	    "Runs PROGRAM in a new cgroup, watches its whole process tree with the kernel\n"
@@ -47,6 +49,8 @@ static void usage(FILE *out)
 	    "  -b, --ringbuf-size SIZE kernel ring buffer, power of two (e.g. 4K, 64M; default "
 	    "64M)\n"
 	    "      --rule-stats        print each exclusion rule with its hit count at the end\n"
+	    "      --system            watch every process but capture-client itself (the\n"
+	    "                          original Capture-BAT); without PROGRAM, until ^C or -t\n"
 	    "  -v, --verbose           more log output (twice: debug, with the BPF verifier log)\n"
 	    "      --self-test         check the kernel features the sensor needs and exit\n"
 	    "  -h, --help              this text\n"
@@ -60,7 +64,8 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	enum {
 		OPT_JSON = 256,
 		OPT_RULE_STATS,
-		OPT_SELF_TEST
+		OPT_SELF_TEST,
+		OPT_SYSTEM
 	};
 	static const struct option longopts[] = {
 	    {"log", required_argument, NULL, 'l'},
@@ -71,6 +76,7 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"rule-stats", no_argument, NULL, OPT_RULE_STATS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"self-test", no_argument, NULL, OPT_SELF_TEST},
+	    {"system", no_argument, NULL, OPT_SYSTEM},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -101,11 +107,12 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		case OPT_RULE_STATS: o->mon.rule_stats = true; break;
 		case 'v': o->verbose++; break;
 		case OPT_SELF_TEST: o->self_test = true; break;
+		case OPT_SYSTEM: o->mon.system_scope = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}
-	if (!o->self_test && optind >= argc) {
+	if (!o->self_test && !o->mon.system_scope && optind >= argc) {
 		log_warnx("no PROGRAM given (put it after --)");
 		usage(stderr);
 		return -1;

@@ -133,6 +133,8 @@ static void on_tick(uv_timer_t *t)
 
 	drain(m);
 	reap(m);
+	if (!m->opts->argv[0])
+		return; /* no program: the run ends on a signal or the timeout */
 	populated = cgroup_populated(m->cgroup);
 	if (populated == 0 && m->child_reaped)
 		finish(m);
@@ -152,9 +154,12 @@ static void on_deadline(uv_timer_t *t)
 {
 	struct monitor *m = t->data;
 
-	log_info("timeout of %u s reached: killing the program's process tree", m->opts->timeout_s);
+	log_info("timeout of %u s reached%s", m->opts->timeout_s,
+		 m->opts->argv[0] ? ": killing the program's process tree" : "");
 	m->timed_out = true;
 	kill_tree(m);
+	if (!m->opts->argv[0])
+		finish(m);
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -164,6 +169,8 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	log_info("%s: killing the program's process tree", strsignal(signum));
 	m->stopped_by_signal = true;
 	kill_tree(m);
+	if (!m->opts->argv[0])
+		finish(m);
 }
 
 static void on_sigchld(uv_signal_t *h, int signum)
@@ -225,7 +232,10 @@ static int setup(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
 	char name[64], err[512] = "";
-	struct sensor_opts so = {.scope = SENSOR_SCOPE_CGROUP};
+	struct sensor_opts so = {
+	    .scope = o->system_scope ? SENSOR_SCOPE_SYSTEM : SENSOR_SCOPE_CGROUP,
+	    .client_tgid = getpid(),
+	};
 
 	m->excl = exclusion_set_new();
 	m->procs = proc_table_new();
@@ -257,6 +267,8 @@ static int setup(struct monitor *m)
 		log_warnx("%s", err);
 		return -1;
 	}
+	if (o->system_scope)
+		log_info("%u running processes named from /proc", proc_table_seed(m->procs));
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a child subreaper; orphans will be reaped by init");
 	return 0;
@@ -309,7 +321,12 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 		excl += m->excluded[t];
 	}
 	fprintf(stderr, "capture-client: summary\n");
-	if (WIFEXITED(m->child_status))
+	fprintf(stderr, "  scope:    %s\n",
+		m->opts->system_scope ? "the whole system but capture-client" : m->cgroup);
+	if (!m->opts->argv[0])
+		fprintf(stderr, "  program:  none; watched for %.3f s%s\n", secs,
+			m->timed_out ? " (timeout)" : " (interrupted)");
+	else if (WIFEXITED(m->child_status))
 		fprintf(stderr, "  program:  %s exited with status %d after %.3f s%s\n",
 			m->opts->argv[0], WEXITSTATUS(m->child_status), secs,
 			m->timed_out ? " (timeout)" : "");
@@ -363,7 +380,10 @@ static void print_summary_json(struct monitor *m, const struct sensor_stats *st,
 	json_object_set_new(o, "lost", json_integer((json_int_t)lost));
 	json_object_set_new(o, "timed_out", json_boolean(m->timed_out));
 	json_object_set_new(o, "interrupted", json_boolean(m->stopped_by_signal));
-	if (WIFEXITED(m->child_status))
+	json_object_set_new(o, "scope", json_string(m->opts->system_scope ? "system" : "cgroup"));
+	if (!m->opts->argv[0])
+		;
+	else if (WIFEXITED(m->child_status))
 		json_object_set_new(o, "exit_status", json_integer(WEXITSTATUS(m->child_status)));
 	else
 		json_object_set_new(o, "exit_signal", json_integer(WTERMSIG(m->child_status)));
@@ -444,7 +464,8 @@ int monitor_run(const struct monitor_opts *opts)
 	if (setup(&m) < 0 || start_loop(&m) < 0)
 		goto out;
 	m.start_ns = util_now_mono_ns();
-	if (spawn(&m, opts->argv) < 0)
+	m.child_reaped = !opts->argv[0];
+	if (opts->argv[0] && spawn(&m, opts->argv) < 0)
 		goto out;
 	uv_timer_start(&m.tick, on_tick, MONITOR_POLL_MS, MONITOR_POLL_MS);
 	if (opts->timeout_s)

@@ -1,7 +1,8 @@
 /*
  * monitor.h - capture-client's standalone mode (the original's Capture-BAT).
  *
- * Runs a program in a fresh cgroup with the kernel sensor scoped to it,
+ * Runs a program in a fresh cgroup with the kernel sensor scoped to it (or
+ * to the whole system but the client itself, as the original Capture-BAT),
  * streams every non-excluded event as it happens (CSV or JSON Lines), stops
  * when the program's whole process tree has exited (or on SIGINT/SIGTERM or
  * the timeout, killing the tree), prints a summary and returns the verdict.
@@ -15,7 +16,9 @@
 #define MONITOR_EXIT_ERROR 3 /* after 0 benign, 1 malicious, 2 inconclusive */
 
 struct monitor_opts {
-	char **argv;            /* program and arguments, NULL-terminated */
+	char **argv;            /* program and arguments, NULL-terminated; may be empty */
+	bool system_scope;      /* every process but the client (else the program's cgroup);
+				 * with an empty argv the run lasts until a signal or -t */
 	const char *log_path;   /* events go here; NULL = stdout */
 	const char *excl_dir;   /* directory of exclusion lists; NULL = none (report all) */
 	bool json;              /* JSON Lines instead of the original CSV */

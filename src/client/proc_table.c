@@ -4,6 +4,8 @@
  */
 #include "client/proc_table.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,26 @@ const char *proc_table_exe(struct proc_table *t, uint32_t pid)
 	if (proc_table_set(t, pid, exe) < 0)
 		return PROC_TABLE_UNKNOWN;
 	return (*slot(t, pid))->exe;
+}
+
+unsigned proc_table_seed(struct proc_table *t)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		/* proc_table_exe() reads /proc/PID/exe and remembers the answer */
+		if (strcmp(proc_table_exe(t, (uint32_t)strtoul(e->d_name, NULL, 10)),
+			   PROC_TABLE_UNKNOWN) != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 unsigned proc_table_count(const struct proc_table *t)

@@ -29,6 +29,12 @@ int proc_table_fork(struct proc_table *t, uint32_t child, uint32_t parent);
 void proc_table_remove(struct proc_table *t, uint32_t pid);
 /* PID's image path; never NULL (PROC_TABLE_UNKNOWN at worst). Valid until the next change. */
 const char *proc_table_exe(struct proc_table *t, uint32_t pid);
+/*
+ * Records the image of every process now running (from /proc), so that
+ * processes started before the sensor are named even if they exit before
+ * their first event is read.  Returns how many were recorded.
+ */
+unsigned proc_table_seed(struct proc_table *t);
 /* Number of processes known (for tests). */
 unsigned proc_table_count(const struct proc_table *t);
 

@@ -246,11 +246,20 @@ static void test_io_uring_use_is_reported(void **state)
 	json_decref(ev);
 }
 
+/* 400,000 iterations = 2,000,000 file operations, unless CAPTURE_FLOOD_ITERATIONS says otherwise.
+ */
+static long flood_iterations(void)
+{
+	const char *env = getenv("CAPTURE_FLOOD_ITERATIONS");
+
+	return env ? atol(env) : 400000;
+}
+
 /* Runs prog_flood under lists that exclude its events; returns the summary. */
 static json_t *flood(const char *ringbuf, int *exit_status)
 {
 	char prog[PATH_MAX], lists[PATH_MAX], dir[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
-	const char *iters = getenv("CAPTURE_FLOOD_ITERATIONS");
+	char iters[32];
 	int status;
 
 	e2e_sibling("prog_flood", prog, sizeof(prog));
@@ -259,6 +268,7 @@ static json_t *flood(const char *ringbuf, int *exit_status)
 	path_in(out, sizeof(out), "flood.out");
 	path_in(errf, sizeof(errf), "flood.err");
 	mkdir(dir, 0755);
+	snprintf(iters, sizeof(iters), "%ld", flood_iterations());
 	assert_int_equal(e2e_write(lists, "file.exl",
 				   "# the flood's own files are expected noise here\n"
 				   "+\tCreate\t.*\t.*/flood-a\n"
@@ -267,9 +277,8 @@ static json_t *flood(const char *ringbuf, int *exit_status)
 				   "+\tOpen\t.*\t.*\n"
 				   "+\tRead\t.*\t.*\n"),
 			 0);
-	char *argv[] = {client, "--json",    "-x", lists, "-b", (char *)ringbuf,
-			"-l",   "/dev/null", "--", prog,  dir,  (char *)(iters ? iters : "400000"),
-			NULL};
+	char *argv[] = {client, "--json", "-x", lists, "-b", (char *)ringbuf, "-l", "/dev/null",
+			"--",   prog,     dir,  iters, NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
@@ -300,7 +309,8 @@ static void test_flood_default_ringbuf_loses_nothing(void **state)
 	s = flood("64M", &code);
 	assert_non_null(s);
 	assert_int_equal(json_integer_value(json_object_get(s, "lost")), 0);
-	assert_true(json_integer_value(json_object_get(s, "records")) >= 3 * 100000);
+	/* three records per iteration: Create, Rename, Delete */
+	assert_true(json_integer_value(json_object_get(s, "records")) >= 3 * flood_iterations());
 	assert_string_equal(e2e_str(s, "verdict"), "benign");
 	assert_int_equal(code, 0);
 	json_decref(s);
@@ -409,11 +419,146 @@ static void test_csv_lines_survive_hostile_names(void **state)
 	free(text);
 }
 
+static void test_system_events_reported(void **state)
+{
+	char prog[PATH_MAX], realprog[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], out[PATH_MAX],
+	    errf[PATH_MAX], obj[32];
+	const char *actions[] = {"ptrace", "mount", "setuid", "setgid", "capset", "bpf"};
+	int wpid = 0, tpid = 0, status;
+	json_t *ev, *e;
+	char *text;
+
+	(void)state;
+	e2e_sibling("prog_system", prog, sizeof(prog));
+	assert_non_null(realpath(prog, realprog));
+	path_in(dir, sizeof(dir), "mnt");
+	path_in(log, sizeof(log), "system.jsonl");
+	path_in(out, sizeof(out), "system.out");
+	path_in(errf, sizeof(errf), "system.err");
+	mkdir(dir, 0755);
+	char *argv[] = {client, "--json", "-x", "none", "-l", log, "--", prog, dir, NULL};
+
+	status = e2e_run(argv, out, errf);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	text = e2e_slurp(out);
+	assert_int_equal(sscanf(text, "pid=%d traced=%d", &wpid, &tpid), 2);
+	free(text);
+	ev = e2e_load_jsonl(log);
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		e = e2e_find(ev, "system", actions[i], NULL);
+		assert_non_null(e);
+		assert_string_equal(e2e_str(e, "process"), realprog);
+		assert_int_equal(json_integer_value(json_object_get(e, "pid")), wpid);
+	}
+	snprintf(obj, sizeof(obj), "%d", tpid);
+	assert_int_equal(e2e_count(ev, "system", "ptrace", obj), 1);
+	assert_int_equal(e2e_count(ev, "system", "mount", dir), 1);
+	assert_string_equal(e2e_str(e2e_find(ev, "system", "mount", dir), "object2"),
+			    "capture-test tmpfs");
+	assert_int_equal(e2e_count(ev, "system", "setuid", "0"), 1);
+	assert_int_equal(e2e_count(ev, "system", "bpf", "cmd 0"), 1);
+	json_decref(ev);
+	/* the mount happened in the program's private namespace, not here */
+	text = e2e_slurp("/proc/self/mounts");
+	assert_null(strstr(text, dir));
+	free(text);
+}
+
+static void test_system_scope_sees_everything_but_the_client(void **state)
+{
+	char log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX], dir[PATH_MAX], self[PATH_MAX];
+	char *argv[] = {client, "--json", "--system", "-x", "none", "-t", "2", "-l", log, NULL};
+	pthread_t th;
+	json_t *ev, *sum, *o;
+	size_t i;
+	int status;
+
+	(void)state;
+	path_in(log, sizeof(log), "sys.jsonl");
+	path_in(out, sizeof(out), "sys.out");
+	path_in(errf, sizeof(errf), "sys.err");
+	path_in(dir, sizeof(dir), "sysscope");
+	mkdir(dir, 0755);
+	outside_stop = 0;
+	pthread_create(&th, NULL, outside_activity, dir);
+	status = e2e_run(argv, out, errf);
+	outside_stop = 1;
+	pthread_join(th, NULL);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	ev = e2e_load_jsonl(log);
+	/* this test process is outside any cgroup of the client, yet seen */
+	assert_true(count_containing(ev, "/sysscope/outside-") > 0);
+	/* the client's own writes (its event log) are never reported */
+	assert_non_null(realpath(client, self));
+	json_array_foreach(ev, i, o)
+	{
+		assert_string_not_equal(e2e_str(o, "process"), self);
+	}
+	assert_int_equal(count_containing(ev, "sys.jsonl"), 0);
+	sum = e2e_summary(errf);
+	assert_non_null(sum);
+	assert_string_equal(e2e_str(sum, "scope"), "system");
+	assert_true(json_is_true(json_object_get(sum, "timed_out")));
+	json_decref(sum);
+	json_decref(ev);
+}
+
+static void test_sigint_kills_tree_and_reports(void **state)
+{
+	char prog[PATH_MAX], pidfile[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
+	char *argv[] = {client,      "--json", "-x", "none",  "-l",
+			"/dev/null", "--",     prog, pidfile, NULL};
+	json_t *sum;
+	char *text;
+	pid_t pid;
+	int status, dpid;
+
+	(void)state;
+	e2e_sibling("prog_daemon", prog, sizeof(prog));
+	path_in(pidfile, sizeof(pidfile), "sigint.pid");
+	path_in(out, sizeof(out), "sigint.out");
+	path_in(errf, sizeof(errf), "sigint.err");
+	unlink(pidfile);
+	pid = fork();
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(client, argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access(pidfile, R_OK) != 0; i++)
+		usleep(50000);
+	usleep(100000); /* the daemon wrote its pid file: the tree is running */
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1); /* the daemon's fork and exit were reported */
+	text = e2e_slurp(pidfile);
+	assert_non_null(text);
+	dpid = atoi(text);
+	free(text);
+	assert_true(dpid > 0);
+	assert_int_equal(kill(dpid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	sum = e2e_summary(errf);
+	assert_non_null(sum);
+	assert_true(json_is_true(json_object_get(sum, "interrupted")));
+	json_decref(sum);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_workload_events_exactly_once),
 	    cmocka_unit_test(test_io_uring_use_is_reported),
+	    cmocka_unit_test(test_system_events_reported),
+	    cmocka_unit_test(test_system_scope_sees_everything_but_the_client),
+	    cmocka_unit_test(test_sigint_kills_tree_and_reports),
 	    cmocka_unit_test(test_timeout_kills_daemonized_tree),
 	    cmocka_unit_test(test_program_not_found_is_an_error),
 	    cmocka_unit_test(test_bad_exclusion_list_is_an_error),
