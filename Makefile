@@ -18,7 +18,7 @@ CLANG    ?= clang
 BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPFDIR   := build/bpf
-PKGS     := libbpf libpcre2-8 jansson libuv
+PKGS     := libbpf libpcre2-8 jansson libuv libmnl libnftables libpcap libarchive libcrypto
 
 ifeq ($(V),1)
 Q =
