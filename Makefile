@@ -139,6 +139,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 bench: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build tests $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 	$(Q)./bench/sensor/run.sh build
+	$(Q)./bench/sandbox/run.sh build
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz: deps $(BPFDIR)/sensor.skel.h

@@ -4,6 +4,7 @@
 #include "client/event_builder.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 struct event_builder {
 	struct proc_table *procs; /* borrowed */
 	uint32_t harness_pid;
+	uint32_t harness_pid2; /* a sandbox's guest init; 0 = none */
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, sampled once */
 	char obj1[OBJ_MAX];
 	char obj2[OBJ_MAX];
@@ -40,6 +42,16 @@ struct event_builder *event_builder_new(struct proc_table *procs, uint32_t harne
 void event_builder_free(struct event_builder *b)
 {
 	free(b);
+}
+
+void event_builder_add_harness(struct event_builder *b, uint32_t pid)
+{
+	b->harness_pid2 = pid;
+}
+
+static bool is_harness(const struct event_builder *b, uint32_t pid)
+{
+	return pid && (pid == b->harness_pid || pid == b->harness_pid2);
 }
 
 void event_builder_format_addr(const struct sensor_net *n, char *buf, size_t len)
@@ -133,7 +145,7 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 		proc_table_remove(b->procs, h->pid);
 	}
 	/* the harness launching or reaping the observed program is not a change */
-	return h->ppid == b->harness_pid && b->harness_pid ? 0 : 1;
+	return is_harness(b, h->ppid) ? 0 : 1;
 }
 
 static const char *file_action(unsigned op)
@@ -305,7 +317,10 @@ int event_builder_build(struct event_builder *b, const struct sensor_record *r,
 	base_event(b, r, ev);
 	if (op == SENSOR_OP_FORK || op == SENSOR_OP_EXEC || op == SENSOR_OP_EXIT)
 		return build_process(b, r, ev);
-	if (b->harness_pid && r->hdr->pid == b->harness_pid)
+	if (is_harness(b, r->hdr->pid))
+		return 0;
+	/* a child of the harness that has not exec'd (nor been forked in scope) yet */
+	if (is_harness(b, r->hdr->ppid) && !proc_table_known(b->procs, r->hdr->pid))
 		return 0;
 	ev->process = proc_table_exe(b->procs, r->hdr->pid);
 	if (op >= SENSOR_OP_OPEN && op <= SENSOR_OP_UTIMES)

@@ -6,7 +6,9 @@
  * maps ops onto the original vocabulary, and keeps the process table up to
  * date.  As in the original, the acting process of a process event is the
  * parent.  Records of the harness itself (the process that launched the
- * observed program) produce no event.
+ * observed program, or a sandbox's guest init) produce no event, nor do
+ * those of a child of the harness before it has exec'd the program (a
+ * sandbox drops privileges in that child).
  */
 #ifndef CAPTURE_EVENT_BUILDER_H
 #define CAPTURE_EVENT_BUILDER_H
@@ -22,6 +24,8 @@ struct proc_table;
 /* HARNESS_PID: actions of this process are not state changes (0 = none). */
 struct event_builder *event_builder_new(struct proc_table *procs, uint32_t harness_pid);
 void event_builder_free(struct event_builder *b);
+/* Also treat PID as the harness (a sandbox's guest init, which starts the program). */
+void event_builder_add_harness(struct event_builder *b, uint32_t pid);
 
 /*
  * Fills EV from REC.  Returns 1 if EV is an event, 0 if the record only

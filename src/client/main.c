@@ -53,20 +53,88 @@ static void usage(FILE *out)
 	    "                          original Capture-BAT); without PROGRAM, until ^C or -t\n"
 	    "  -v, --verbose           more log output (twice: debug, with the BPF verifier log)\n"
 	    "      --self-test         check the kernel features the sensor needs and exit\n"
+	    "\n"
+	    "Sandbox guest (a fresh, disposable system for the program, reverted afterwards):\n"
+	    "      --sandbox           run PROGRAM in a sandbox guest instead of on the host\n"
+	    "      --network MODE      none (loopback only, default), services (veth to the\n"
+	    "                          services namespace with its DNS stub), nat (services\n"
+	    "                          plus masquerading out of the host's uplink)\n"
+	    "      --root DIR          lower layer of the guest (default /: the host's system)\n"
+	    "      --collect DIR       write DIR/<guest>.zip: modified and deleted files, pcap,\n"
+	    "                          manifest.json\n"
+	    "      --tmpfs-size SIZE   how much the guest may write (default 512M)\n"
+	    "      --memory SIZE       memory limit of the guest\n"
+	    "      --pids N            process limit of the guest\n"
+	    "      --userns            run the program in a user namespace\n"
+	    "      --services NAME     services network namespace (default capture-services)\n"
+	    "      --server-port PORT  port no guest may reach (default 7070)\n"
 	    "  -h, --help              this text\n"
 	    "\n"
 	    "Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error.\n",
 	    DEFAULT_EXCLUSION_DIR);
 }
 
+/* long options without a short form */
+enum long_option {
+	OPT_JSON = 256,
+	OPT_RULE_STATS,
+	OPT_SELF_TEST,
+	OPT_SYSTEM,
+	OPT_SANDBOX,
+	OPT_NETWORK,
+	OPT_ROOT,
+	OPT_COLLECT,
+	OPT_TMPFS,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_USERNS,
+	OPT_SERVICES,
+	OPT_SERVER_PORT
+};
+
+/* The valued sandbox options: one message per bad value, naming the option. */
+static int parse_sandbox_value(int c, const char *arg, struct sandbox_visit_opts *v)
+{
+	uint64_t n;
+	int mode;
+
+	switch (c) {
+	case OPT_NETWORK:
+		mode = net_mode_from_name(arg);
+		if (mode < 0) {
+			log_warnx("--network %s: expected none, services or nat", arg);
+			return -1;
+		}
+		v->net = (enum net_mode)mode;
+		return 0;
+	case OPT_TMPFS:
+	case OPT_MEMORY:
+		if (util_parse_size(arg, &n) < 0 || n < 65536) {
+			log_warnx("--%s %s: expected a size of at least 64K (e.g. 512M)",
+				  c == OPT_TMPFS ? "tmpfs-size" : "memory", arg);
+			return -1;
+		}
+		*(c == OPT_TMPFS ? &v->tmpfs_bytes : &v->memory_bytes) = n;
+		return 0;
+	case OPT_PIDS:
+		if (util_parse_u64(arg, 1, 1000000, &n) < 0) {
+			log_warnx("--pids %s: expected a number between 1 and 1000000", arg);
+			return -1;
+		}
+		v->pids_max = (unsigned)n;
+		return 0;
+	default: /* OPT_SERVER_PORT */
+		if (util_parse_u64(arg, 1, 65535, &n) < 0) {
+			log_warnx("--server-port %s: expected a port between 1 and 65535", arg);
+			return -1;
+		}
+		v->server_port = (uint16_t)n;
+		return 0;
+	}
+}
+
 static int parse_args(int argc, char **argv, struct client_opts *o)
 {
-	enum {
-		OPT_JSON = 256,
-		OPT_RULE_STATS,
-		OPT_SELF_TEST,
-		OPT_SYSTEM
-	};
 	static const struct option longopts[] = {
 	    {"log", required_argument, NULL, 'l'},
 	    {"json", no_argument, NULL, OPT_JSON},
@@ -77,6 +145,16 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"self-test", no_argument, NULL, OPT_SELF_TEST},
 	    {"system", no_argument, NULL, OPT_SYSTEM},
+	    {"sandbox", no_argument, NULL, OPT_SANDBOX},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"collect", required_argument, NULL, OPT_COLLECT},
+	    {"tmpfs-size", required_argument, NULL, OPT_TMPFS},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"pids", required_argument, NULL, OPT_PIDS},
+	    {"userns", no_argument, NULL, OPT_USERNS},
+	    {"services", required_argument, NULL, OPT_SERVICES},
+	    {"server-port", required_argument, NULL, OPT_SERVER_PORT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -108,7 +186,20 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		case 'v': o->verbose++; break;
 		case OPT_SELF_TEST: o->self_test = true; break;
 		case OPT_SYSTEM: o->mon.system_scope = true; break;
+		case OPT_SANDBOX: o->mon.sandbox = true; break;
+		case OPT_USERNS: o->mon.visit.userns = true; break;
+		case OPT_ROOT: o->mon.visit.root = optarg; break;
+		case OPT_COLLECT: o->mon.visit.collect_dir = optarg; break;
+		case OPT_SERVICES: o->mon.visit.services_name = optarg; break;
 		case 'h': usage(stdout); exit(0);
+		case OPT_NETWORK:
+		case OPT_TMPFS:
+		case OPT_MEMORY:
+		case OPT_PIDS:
+		case OPT_SERVER_PORT:
+			if (parse_sandbox_value(c, optarg, &o->mon.visit) < 0)
+				return -1;
+			break;
 		default: usage(stderr); return -1;
 		}
 	}

@@ -5,7 +5,9 @@
  * program is started, and the program is born inside the cgroup
  * (clone3 CLONE_INTO_CGROUP), so there is no window in which it acts
  * unobserved.  capture-client makes itself a child subreaper so daemons of
- * the program are reaped here, not by an init that may not reap.
+ * the program are reaped here, not by an init that may not reap.  With
+ * --sandbox the program runs in a fresh guest (sandbox_visit.c) whose init
+ * reaps inside the guest; the run ends when the program's cgroup is empty.
  */
 #include "client/monitor.h"
 
@@ -59,7 +61,24 @@ struct monitor {
 	uint64_t excluded[EVENT_TYPE_COUNT];
 	uint64_t undecodable; /* records the builder could not understand */
 	uint64_t enabled_ops; /* ops the kernel produces; the others the lists exclude whole */
+	struct sandbox_visit *visit; /* --sandbox: the guest */
+	struct sandbox_visit_result vres;
+	bool have_vres;
 };
+
+/* Classifies EV and, if it is a state change, writes it. */
+static void handle_event(const struct capture_event *ev, void *ctx)
+{
+	struct monitor *m = ctx;
+
+	if (!classify_is_reported(m->excl, ev)) {
+		m->excluded[ev->type]++;
+		return;
+	}
+	m->reported[ev->type]++;
+	if (m->opts->json ? event_write_json(m->out, ev) < 0 : (event_write_csv(m->out, ev), 0))
+		m->output_failed = true;
+}
 
 static int on_record(const struct sensor_record *rec, void *ctx)
 {
@@ -73,13 +92,10 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 	}
 	if (rc == 0)
 		return 0;
-	if (!classify_is_reported(m->excl, &ev)) {
-		m->excluded[ev.type]++;
-		return 0;
-	}
-	m->reported[ev.type]++;
-	if (m->opts->json ? event_write_json(m->out, &ev) < 0 : (event_write_csv(m->out, &ev), 0))
-		m->output_failed = true;
+	if (m->visit)
+		sandbox_visit_note(m->visit,
+				   &ev); /* excluded or not: fanotify need not repeat it */
+	handle_event(&ev, m);
 	return 0;
 }
 
@@ -109,6 +125,8 @@ static void reap(struct monitor *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (m->visit)
+			sandbox_visit_child_exited(m->visit, pid, status);
 		if (pid == m->child) {
 			m->child_status = status;
 			m->child_reaped = true;
@@ -135,6 +153,12 @@ static void on_tick(uv_timer_t *t)
 	reap(m);
 	if (!m->opts->argv[0])
 		return; /* no program: the run ends on a signal or the timeout */
+	if (m->visit) {
+		sandbox_visit_tick(m->visit);
+		if (sandbox_visit_running(m->visit) == 0)
+			finish(m);
+		return;
+	}
 	populated = cgroup_populated(m->cgroup);
 	if (populated == 0 && m->child_reaped)
 		finish(m);
@@ -146,6 +170,10 @@ static void on_tick(uv_timer_t *t)
 
 static void kill_tree(struct monitor *m)
 {
+	if (m->visit) {
+		sandbox_visit_kill(m->visit);
+		return;
+	}
 	if (cgroup_kill(m->cgroup) < 0)
 		log_warn("cannot kill the processes of %s", m->cgroup);
 }
@@ -254,13 +282,21 @@ static int setup(struct monitor *m)
 		return -1;
 	}
 	setvbuf(m->out, NULL, _IOFBF, 1 << 20);
-	snprintf(name, sizeof(name), "standalone-%d", (int)getpid());
-	if (cgroup_create(name, m->cgroup, sizeof(m->cgroup)) < 0) {
-		log_warn("cannot create a cgroup v2 for the program (is cgroup2 mounted?)");
-		m->cgroup[0] = '\0';
-		return -1;
+	if (o->sandbox) {
+		if (sandbox_visit_create(&o->visit, &m->visit, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			return -1;
+		}
+		so.cgroup_path = sandbox_visit_scope(m->visit);
+	} else {
+		snprintf(name, sizeof(name), "standalone-%d", (int)getpid());
+		if (cgroup_create(name, m->cgroup, sizeof(m->cgroup)) < 0) {
+			log_warn("cannot create a cgroup v2 for the program (is cgroup2 mounted?)");
+			m->cgroup[0] = '\0';
+			return -1;
+		}
+		so.cgroup_path = m->cgroup;
 	}
-	so.cgroup_path = m->cgroup;
 	so.ringbuf_bytes = o->ringbuf_bytes;
 	so.enabled_ops = m->enabled_ops = classify_enabled_ops(m->excl);
 	if (sensor_open(&so, on_record, m, &m->sensor, err, sizeof(err)) < 0) {
@@ -310,6 +346,47 @@ static int start_loop(struct monitor *m)
 	return 0;
 }
 
+static void print_visit_text(const struct sandbox_visit_result *r)
+{
+	fprintf(stderr,
+		"  guest:    %s; upper layer: %zu created, %zu modified, %zu attributes, "
+		"%zu deleted, %zu directories, %zu other\n",
+		r->name, r->created, r->modified, r->attributes, r->deleted, r->dirs, r->other);
+	fprintf(stderr, "  fanotify: %llu changes only it saw, %llu lost\n",
+		(unsigned long long)r->fanotify_only, (unsigned long long)r->fanotify_lost);
+	if (r->pcap_packets || r->pcap_dropped)
+		fprintf(stderr, "  packets:  %llu captured, %llu dropped\n",
+			(unsigned long long)r->pcap_packets, (unsigned long long)r->pcap_dropped);
+	if (r->archive[0])
+		fprintf(stderr, "  archive:  %s\n", r->archive);
+	if (r->tmpfs_full)
+		fprintf(stderr,
+			"  warning:  the guest's tmpfs is full: some of its writes failed\n");
+}
+
+static json_t *visit_json(const struct sandbox_visit_result *r)
+{
+	json_t *g = json_object();
+
+	if (!g)
+		return NULL;
+	json_object_set_new(g, "name", json_string(r->name));
+	json_object_set_new(g, "created", json_integer((json_int_t)r->created));
+	json_object_set_new(g, "modified", json_integer((json_int_t)r->modified));
+	json_object_set_new(g, "attributes", json_integer((json_int_t)r->attributes));
+	json_object_set_new(g, "deleted", json_integer((json_int_t)r->deleted));
+	json_object_set_new(g, "directories", json_integer((json_int_t)r->dirs));
+	json_object_set_new(g, "other", json_integer((json_int_t)r->other));
+	json_object_set_new(g, "fanotify_only", json_integer((json_int_t)r->fanotify_only));
+	json_object_set_new(g, "fanotify_lost", json_integer((json_int_t)r->fanotify_lost));
+	json_object_set_new(g, "pcap_packets", json_integer((json_int_t)r->pcap_packets));
+	json_object_set_new(g, "pcap_dropped", json_integer((json_int_t)r->pcap_dropped));
+	json_object_set_new(g, "tmpfs_full", json_boolean(r->tmpfs_full));
+	if (r->archive[0])
+		json_object_set_new(g, "archive", json_string(r->archive));
+	return g;
+}
+
 static void print_summary_text(struct monitor *m, const struct sensor_stats *st, uint64_t lost,
 			       enum verdict v)
 {
@@ -322,8 +399,15 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 	}
 	fprintf(stderr, "capture-client: summary\n");
 	fprintf(stderr, "  scope:    %s\n",
-		m->opts->system_scope ? "the whole system but capture-client" : m->cgroup);
-	if (!m->opts->argv[0])
+		m->opts->system_scope ? "the whole system but capture-client"
+		: m->visit            ? "a sandbox guest (its program's cgroup)"
+				      : m->cgroup);
+	if (m->visit)
+		fprintf(stderr, "  program:  %s exited with code %d after %.3f s%s%s\n",
+			m->opts->argv[0], sandbox_visit_program_code(m->visit), secs,
+			m->timed_out ? " (timeout)" : "",
+			m->stopped_by_signal ? " (interrupted)" : "");
+	else if (!m->opts->argv[0])
 		fprintf(stderr, "  program:  none; watched for %.3f s%s\n", secs,
 			m->timed_out ? " (timeout)" : " (interrupted)");
 	else if (WIFEXITED(m->child_status))
@@ -352,6 +436,8 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 	fprintf(stderr, "%s\n", m->enabled_ops == ~0ull ? "" : ")");
 	fprintf(stderr, "  sensor:   %llu records, lost %llu\n",
 		(unsigned long long)st->emitted_total, (unsigned long long)lost);
+	if (m->have_vres)
+		print_visit_text(&m->vres);
 	fprintf(stderr, "  verdict:  %s\n", verdict_name(v));
 }
 
@@ -380,8 +466,16 @@ static void print_summary_json(struct monitor *m, const struct sensor_stats *st,
 	json_object_set_new(o, "lost", json_integer((json_int_t)lost));
 	json_object_set_new(o, "timed_out", json_boolean(m->timed_out));
 	json_object_set_new(o, "interrupted", json_boolean(m->stopped_by_signal));
-	json_object_set_new(o, "scope", json_string(m->opts->system_scope ? "system" : "cgroup"));
-	if (!m->opts->argv[0])
+	json_object_set_new(o, "scope",
+			    json_string(m->opts->system_scope ? "system"
+					: m->visit            ? "sandbox"
+							      : "cgroup"));
+	if (m->have_vres)
+		json_object_set_new(o, "guest", visit_json(&m->vres));
+	if (m->visit)
+		json_object_set_new(o, "exit_status",
+				    json_integer(sandbox_visit_program_code(m->visit)));
+	else if (!m->opts->argv[0])
 		;
 	else if (WIFEXITED(m->child_status))
 		json_object_set_new(o, "exit_status", json_integer(WEXITSTATUS(m->child_status)));
@@ -404,8 +498,19 @@ static int conclude(struct monitor *m)
 	enum verdict v;
 
 	drain(m);
+	if (m->visit) {
+		char err[1024];
+
+		if (sandbox_visit_finish(m->visit, m->procs, handle_event, m, &m->vres, err,
+					 sizeof(err)) < 0) {
+			log_warnx("collecting the guest's changes: %s", err);
+			return MONITOR_EXIT_ERROR;
+		}
+		m->have_vres = true;
+	}
 	sensor_stats(m->sensor, &st);
-	lost = st.drops_total + st.malformed + m->undecodable;
+	lost = st.drops_total + st.malformed + m->undecodable +
+	       (m->have_vres ? m->vres.fanotify_lost : 0);
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
 		total += m->reported[t];
 	v = classify_verdict(total, lost);
@@ -440,6 +545,9 @@ static void teardown(struct monitor *m)
 		uv_loop_close(&m->loop);
 	}
 	sensor_close(m->sensor);
+	if (m->visit && sandbox_visit_revert(m->visit) < 0)
+		log_warnx("the guest left residue (see above)");
+	m->visit = NULL;
 	if (m->cgroup[0]) {
 		if (cgroup_populated(m->cgroup) > 0)
 			cgroup_kill(m->cgroup);
@@ -465,8 +573,16 @@ int monitor_run(const struct monitor_opts *opts)
 		goto out;
 	m.start_ns = util_now_mono_ns();
 	m.child_reaped = !opts->argv[0];
-	if (opts->argv[0] && spawn(&m, opts->argv) < 0)
+	if (m.visit) {
+		char err[1024];
+
+		if (sandbox_visit_start(m.visit, opts->argv, m.builder, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			goto out;
+		}
+	} else if (opts->argv[0] && spawn(&m, opts->argv) < 0) {
 		goto out;
+	}
 	uv_timer_start(&m.tick, on_tick, MONITOR_POLL_MS, MONITOR_POLL_MS);
 	if (opts->timeout_s)
 		uv_timer_start(&m.deadline, on_deadline, (uint64_t)opts->timeout_s * 1000, 0);

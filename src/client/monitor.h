@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "client/sandbox_visit.h"
+
 #define MONITOR_EXIT_ERROR 3 /* after 0 benign, 1 malicious, 2 inconclusive */
 
 struct monitor_opts {
@@ -25,6 +27,8 @@ struct monitor_opts {
 	bool rule_stats;        /* print per-rule hit counters at the end */
 	unsigned timeout_s;     /* 0 = no limit */
 	uint64_t ringbuf_bytes; /* 0 = default */
+	bool sandbox;           /* run the program in a fresh sandbox guest, then revert it */
+	struct sandbox_visit_opts visit; /* with sandbox: network, root, collection, limits */
 };
 
 /* Runs the whole thing; returns the exit status (0, 1, 2 or MONITOR_EXIT_ERROR). */

@@ -98,6 +98,11 @@ void proc_table_remove(struct proc_table *t, uint32_t pid)
 	t->count--;
 }
 
+bool proc_table_known(struct proc_table *t, uint32_t pid)
+{
+	return *slot(t, pid) != NULL;
+}
+
 const char *proc_table_exe(struct proc_table *t, uint32_t pid)
 {
 	struct proc_entry **p = slot(t, pid);

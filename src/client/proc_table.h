@@ -12,6 +12,7 @@
 #ifndef CAPTURE_PROC_TABLE_H
 #define CAPTURE_PROC_TABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PROC_TABLE_UNKNOWN "UNKNOWN"
@@ -27,6 +28,8 @@ int proc_table_set(struct proc_table *t, uint32_t pid, const char *exe);
 int proc_table_fork(struct proc_table *t, uint32_t child, uint32_t parent);
 /* Forgets PID. */
 void proc_table_remove(struct proc_table *t, uint32_t pid);
+/* True if PID was recorded (fork, exec or set), without asking /proc. */
+bool proc_table_known(struct proc_table *t, uint32_t pid);
 /* PID's image path; never NULL (PROC_TABLE_UNKNOWN at worst). Valid until the next change. */
 const char *proc_table_exe(struct proc_table *t, uint32_t pid);
 /*

@@ -114,6 +114,53 @@ int cgroup_populated(const char *path)
 	return -1;
 }
 
+/* One limit: the v2 file if it exists, else a v1 group with PID moved in. */
+static int apply_limit(const char *v2_path, const char *v2_file, const char *controller,
+		       const char *v1_file, const char *name, pid_t pid, const char *value,
+		       char *v1_dir, size_t len)
+{
+	char path[4200], pidtext[32];
+
+	v1_dir[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", v2_path, v2_file);
+	if (access(path, W_OK) == 0)
+		return write_file(v2_path, v2_file, value);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/capture", controller);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(v1_dir, len, "/sys/fs/cgroup/%s/capture/%s", controller, name);
+	if (mkdir(v1_dir, 0755) < 0) {
+		v1_dir[0] = '\0';
+		return -1;
+	}
+	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+	if (write_file(v1_dir, v1_file, value) < 0 ||
+	    write_file(v1_dir, "cgroup.procs", pidtext) < 0)
+		return -1;
+	return 0;
+}
+
+int cgroup_apply_limits(const char *v2_path, const char *name, pid_t pid, unsigned long long memory,
+			unsigned pids, char *v1_memory, size_t mlen, char *v1_pids, size_t plen)
+{
+	char value[32];
+
+	v1_memory[0] = v1_pids[0] = '\0';
+	if (memory) {
+		snprintf(value, sizeof(value), "%llu", memory);
+		if (apply_limit(v2_path, "memory.max", "memory", "memory.limit_in_bytes", name, pid,
+				value, v1_memory, mlen) < 0)
+			return -1;
+	}
+	if (pids) {
+		snprintf(value, sizeof(value), "%u", pids);
+		if (apply_limit(v2_path, "pids.max", "pids", "pids.max", name, pid, value, v1_pids,
+				plen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int cgroup_remove(const char *path)
 {
 	struct timespec pause = {0, 2L * 1000 * 1000};

@@ -49,6 +49,8 @@ int fanwatch_fd(const struct fanwatch *w);
 int fanwatch_read(struct fanwatch *w, fanwatch_fn fn, void *ctx);
 /* Queue overflows seen (events lost: the visit is then inconclusive). */
 uint64_t fanwatch_overflows(const struct fanwatch *w);
+/* Events dropped because a directory handle no longer resolved (e.g. removed since). */
+uint64_t fanwatch_unresolved(const struct fanwatch *w);
 void fanwatch_close(struct fanwatch *w);
 
 #endif

@@ -1,0 +1,715 @@
+/*
+ * test_netns.c - guest networking for real (needs root): the services
+ * namespace, guest veth links, the nftables rules, the DNS stub and the
+ * packet capture.
+ *
+ * "Guests" are network namespaces of short-lived children; every probe runs
+ * in a child that setns()'d into a guest.  Listeners are bound only to
+ * addresses of namespaces this test made (and, in nat mode, to the nat
+ * link's host end and one extra address the test puts on it), so no packet
+ * can leave the machine.  Two groups: mode services ("capture-test-<pid>")
+ * and mode nat ("capture-test-nat-<pid>"); each ends by destroying its
+ * namespace and checking nothing is left.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/util.h"
+#include "e2e.h"
+#include "guest/dns_stub.h"
+#include "guest/netns.h"
+#include "guest/pcap_capture.h"
+
+#define BLOCKED_PORT  7070
+#define SVC_PORT      8080
+#define HOST_PORT     8181
+#define GUEST_PORT    9090
+#define STUB_ADDR     "10.201.77.77"
+#define EXTRA_HOST_IP "10.201.255.254" /* put on capn0 in the root namespace */
+#define TIMEOUT_MS    500
+
+struct guest {
+	int fd; /* its network namespace */
+	struct net_link link;
+	bool linked;
+};
+
+struct world {
+	char name[64];
+	enum net_mode mode;
+	struct net_services *s;
+	pid_t stub;
+	struct guest a, b;
+	int listeners[8];
+	size_t nlisteners;
+	char ip_forward[8]; /* the root namespace's, restored at the end */
+};
+
+static struct world services_world, nat_world;
+
+/* ---- namespaces and sockets ---- */
+
+/* A new network namespace, held by an fd after its creator has gone. */
+static int guest_new(struct guest *g)
+{
+	char path[64], c;
+	int p[2];
+	pid_t pid;
+
+	memset(g, 0, sizeof(*g));
+	g->fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNET) < 0 || write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		g->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return g->fd >= 0 ? 0 : -1;
+}
+
+static void guest_free(struct guest *g)
+{
+	if (g->fd >= 0)
+		close(g->fd);
+	g->fd = -1;
+}
+
+/* Runs FN(ARG) in a child inside the namespace NSFD; its exit code, or 255. */
+static int in_ns(int nsfd, int (*fn)(const void *), const void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setns(nsfd, CLONE_NEWNET) < 0)
+			_exit(254);
+		_exit(fn(arg));
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return 255;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/* A TCP listener on IP:PORT in the namespace NSFD (-1: this one). */
+static int listen_in(int nsfd, const char *ip, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), fd = -1, one = 1;
+
+	assert_true(saved >= 0);
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) == 0) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+				bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+				listen(fd, 16) < 0)) {
+			print_error("listen on %s:%u: %s\n", ip, port, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	assert_int_equal(setns(saved, CLONE_NEWNET), 0);
+	close(saved);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void keep_listener(struct world *w, int fd)
+{
+	assert_true(w->nlisteners < ARRAY_SIZE(w->listeners));
+	w->listeners[w->nlisteners++] = fd;
+}
+
+struct target {
+	const char *ip;
+	uint16_t port;
+};
+
+/* 0 if a TCP connection to T completes within TIMEOUT_MS, else 1. */
+static int connect_fn(const void *arg)
+{
+	const struct target *t = arg;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port)};
+	struct pollfd pfd = {.events = POLLOUT};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), e = -1;
+	socklen_t el = sizeof(e);
+
+	inet_pton(AF_INET, t->ip, &sin.sin_addr);
+	if (fd < 0)
+		return 2;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return 1;
+	pfd.fd = fd;
+	if (poll(&pfd, 1, TIMEOUT_MS) != 1)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e != 0)
+		return 1;
+	return 0;
+}
+
+static int connect_from(int nsfd, const char *ip, uint16_t port)
+{
+	struct target t = {ip, port};
+
+	return in_ns(nsfd, connect_fn, &t);
+}
+
+/* Asks IP:53 for "Capture.TEST" A; 0 if the answer carries STUB_ADDR. */
+static int dns_fn(const void *arg)
+{
+	static const uint8_t q[] = {0x5a, 0xa5, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+				    7,    'C',  'a',  'p',  't', 'u', 'r', 'e', 4, 'T',
+				    'E',  'S',  'T',  0,    0,   1,   0,   1};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
+	struct timeval tv = {.tv_sec = 1};
+	uint8_t a[512];
+	struct in_addr got;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	inet_pton(AF_INET, arg, &sin.sin_addr);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return 2;
+	if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sin, sizeof(sin)) != sizeof(q))
+		return 3;
+	n = recv(fd, a, sizeof(a), 0);
+	if (n != (ssize_t)sizeof(q) + 16 || a[0] != 0x5a || a[1] != 0xa5 || !(a[2] & 0x80) ||
+	    (a[3] & 0x0f) != 0 || a[7] != 1 || memcmp(a + 12, q + 12, sizeof(q) - 12) != 0)
+		return 4;
+	memcpy(&got, a + sizeof(q) + 12, 4);
+	return strcmp(inet_ntoa(got), STUB_ADDR) == 0 ? 0 : 5;
+}
+
+/* CMD's output from libnftables run in the namespace NSFD (-1: this one). */
+static char *nft_output(int nsfd, const char *cmd)
+{
+	int saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct nft_ctx *ctx;
+	char *out = NULL;
+
+	assert_true(saved >= 0);
+	if (nsfd >= 0)
+		assert_int_equal(setns(nsfd, CLONE_NEWNET), 0);
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	assert_non_null(ctx);
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
+		out = strdup(nft_ctx_get_output_buffer(ctx));
+	nft_ctx_free(ctx);
+	assert_int_equal(setns(saved, CLONE_NEWNET), 0);
+	close(saved);
+	return out;
+}
+
+/* Adds IP/32 to the link IFNAME of this namespace (RTM_NEWADDR). */
+static void addr_add_here(const char *ifname, const char *ip)
+{
+	char buf[4096];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct in_addr a;
+	ssize_t n;
+
+	assert_non_null(nl);
+	assert_int_equal(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = 32;
+	ifa->ifa_index = if_nametoindex(ifname);
+	assert_true(ifa->ifa_index > 0);
+	inet_pton(AF_INET, ip, &a);
+	mnl_attr_put_u32(nlh, IFA_LOCAL, a.s_addr);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, a.s_addr);
+	assert_true(mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) > 0);
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_true(mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) >= 0);
+	mnl_socket_close(nl);
+}
+
+static int read_sysctl(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	fclose(f);
+	return 0;
+}
+
+static void write_sysctl(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f) {
+		fputs(val, f);
+		fclose(f);
+	}
+}
+
+/* Number of capg and capn links in this (the root) namespace. */
+static int cap_links_in_root(void)
+{
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "capg", 4) == 0 || strncmp(e->d_name, "capn", 4) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- set-up ---- */
+
+static int open_services(struct world *w, char *err, size_t errlen)
+{
+	struct net_services_config cfg = {
+		.name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
+
+	return net_services_open(&cfg, &w->s, err, errlen);
+}
+
+static int world_link(struct world *w, struct guest *g, unsigned index)
+{
+	char err[512];
+
+	if (guest_new(g) < 0)
+		return -1;
+	if (net_link_create(w->s, g->fd, index, &g->link, err, sizeof(err)) < 0) {
+		print_error("net_link_create %u: %s\n", index, err);
+		return -1;
+	}
+	g->linked = true;
+	return 0;
+}
+
+static int world_up(struct world *w, enum net_mode mode, const char *fmt)
+{
+	char err[512];
+
+	memset(w, 0, sizeof(*w));
+	w->a.fd = w->b.fd = -1;
+	w->mode = mode;
+	snprintf(w->name, sizeof(w->name), fmt, (int)getpid());
+	read_sysctl("/proc/sys/net/ipv4/ip_forward", w->ip_forward, sizeof(w->ip_forward));
+	net_services_destroy(w->name, NULL, 0);
+	if (open_services(w, err, sizeof(err)) < 0) {
+		print_error("net_services_open %s: %s\n", w->name, err);
+		return -1;
+	}
+	if (dns_stub_start(net_services_fd(w->s), inet_addr(STUB_ADDR), &w->stub, err,
+			   sizeof(err)) < 0) {
+		print_error("dns_stub_start: %s\n", err);
+		return -1;
+	}
+	if (world_link(w, &w->a, 0) < 0 || world_link(w, &w->b, 1) < 0)
+		return -1;
+	return 0;
+}
+
+/* Lets go of everything but the namespace itself. */
+static void world_release(struct world *w)
+{
+	for (size_t i = 0; i < w->nlisteners; i++)
+		close(w->listeners[i]);
+	w->nlisteners = 0;
+	dns_stub_stop(w->stub);
+	w->stub = 0;
+	guest_free(&w->a);
+	guest_free(&w->b);
+	net_services_close(w->s);
+	w->s = NULL;
+}
+
+static void world_down(struct world *w)
+{
+	world_release(w);
+	if (w->name[0])
+		net_services_destroy(w->name, NULL, 0);
+	if (w->ip_forward[0])
+		write_sysctl("/proc/sys/net/ipv4/ip_forward", w->ip_forward);
+}
+
+static int setup_services(void **state)
+{
+	if (geteuid() != 0) {
+		print_error("test_netns needs root\n");
+		return -1;
+	}
+	return world_up(*state, NET_SERVICES, "capture-test-%d");
+}
+
+static int setup_nat(void **state)
+{
+	if (geteuid() != 0)
+		return -1;
+	return world_up(*state, NET_NAT, "capture-test-nat-%d");
+}
+
+static int teardown_all(void **state)
+{
+	(void)state;
+	world_down(&services_world);
+	world_down(&nat_world);
+	return 0;
+}
+
+/* The world of this test; skips it if the world could not be built. */
+static struct world *need(void **state)
+{
+	struct world *w = *state;
+
+	if (!w->s)
+		skip();
+	return w;
+}
+
+/* ---- mode services ---- */
+
+static void test_link_addresses(void **state)
+{
+	struct world *w = need(state);
+
+	assert_string_equal(w->a.link.services_if, "capg0");
+	assert_string_equal(w->a.link.services_ip, "10.201.0.1");
+	assert_string_equal(w->a.link.guest_ip, "10.201.0.2");
+	assert_string_equal(w->b.link.services_if, "capg1");
+	assert_string_equal(w->b.link.services_ip, "10.201.0.5");
+	assert_string_equal(w->b.link.guest_ip, "10.201.0.6");
+}
+
+static void test_open_idempotent(void **state)
+{
+	struct world *w = need(state);
+	struct net_services *again = NULL;
+	char err[512], *before, *after;
+	struct net_services_config cfg = {
+		.name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
+
+	before = nft_output(net_services_fd(w->s), "list ruleset");
+	assert_non_null(before);
+	assert_non_null(strstr(before, "table inet capture"));
+	assert_non_null(strstr(before, "7070"));
+	if (net_services_open(&cfg, &again, err, sizeof(err)) < 0)
+		fail_msg("second net_services_open: %s", err);
+	after = nft_output(net_services_fd(again), "list ruleset");
+	assert_non_null(after);
+	assert_string_equal(before, after);
+	if (getenv("TEST_NETNS_SHOW"))
+		print_message("ruleset of %s:\n%s", w->name, after);
+	net_services_close(again);
+	free(before);
+	free(after);
+}
+
+static void test_tcp_to_services(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(net_services_fd(w->s), w->a.link.services_ip, SVC_PORT));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, SVC_PORT), 0);
+	/* the other guest reaches the services namespace through its own link */
+	keep_listener(w, listen_in(net_services_fd(w->s), "0.0.0.0", SVC_PORT + 1));
+	assert_int_equal(connect_from(w->b.fd, w->b.link.services_ip, SVC_PORT + 1), 0);
+}
+
+static void test_dns(void **state)
+{
+	struct world *w = need(state);
+	char err[256];
+	pid_t second = -1;
+
+	assert_true(w->stub > 0);
+	assert_int_equal(in_ns(w->a.fd, dns_fn, w->a.link.services_ip), 0);
+	assert_int_equal(in_ns(w->b.fd, dns_fn, w->b.link.services_ip), 0);
+	/* a second stub finds the port taken: success, nothing started */
+	if (dns_stub_start(net_services_fd(w->s), inet_addr(STUB_ADDR), &second, err,
+			   sizeof(err)) < 0)
+		fail_msg("second dns_stub_start: %s", err);
+	assert_int_equal(second, 0);
+}
+
+static void test_blocked_port(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(net_services_fd(w->s), "0.0.0.0", BLOCKED_PORT));
+	/* reachable inside the services namespace itself ... */
+	assert_int_equal(connect_from(net_services_fd(w->s), w->a.link.services_ip, BLOCKED_PORT),
+			 0);
+	/* ... but not from a guest */
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, BLOCKED_PORT), 1);
+}
+
+static void test_guest_to_guest(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(w->a.fd, "0.0.0.0", GUEST_PORT));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.guest_ip, GUEST_PORT), 0);
+	assert_int_equal(connect_from(w->b.fd, w->a.link.guest_ip, GUEST_PORT), 1);
+}
+
+static void test_pcap(void **state)
+{
+	struct world *w = need(state);
+	char path[] = "/tmp/capture-test-pcap-XXXXXX", err[512], ebuf[PCAP_ERRBUF_SIZE];
+	struct pcap_capture *c = NULL;
+	struct pcap_capture_stats st;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int fd = mkstemp(path), n = 0, tcp = 0;
+	pcap_t *p;
+
+	assert_true(fd >= 0);
+	close(fd);
+	if (pcap_capture_start(net_services_fd(w->s), w->a.link.services_if, path, &c, err,
+			       sizeof(err)) < 0)
+		fail_msg("pcap_capture_start: %s", err);
+	keep_listener(w, listen_in(net_services_fd(w->s), w->a.link.services_ip, SVC_PORT + 2));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, SVC_PORT + 2), 0);
+	for (int i = 0; i < 10 && n < 3; i++) {
+		struct pollfd pfd = {.fd = pcap_capture_fd(c), .events = POLLIN};
+
+		poll(&pfd, 1, 100);
+		n += pcap_capture_dispatch(c);
+	}
+	pcap_capture_stop(c, &st);
+	assert_true(st.packets > 0);
+	p = pcap_open_offline(path, ebuf);
+	assert_non_null(p);
+	assert_int_equal(pcap_datalink(p), DLT_EN10MB);
+	n = 0;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		n++;
+		if (h->caplen >= 34 && data[12] == 0x08 && data[13] == 0x00 && data[23] == 6)
+			tcp++;
+	}
+	pcap_close(p);
+	unlink(path);
+	assert_int_equal((uint64_t)n, st.packets);
+	assert_true(tcp > 0);
+}
+
+static void test_pcap_errors(void **state)
+{
+	struct world *w = need(state);
+	struct pcap_capture *c = (struct pcap_capture *)1;
+	char err[512] = "";
+
+	assert_int_equal(pcap_capture_start(net_services_fd(w->s), "capg999", "/tmp/x.pcap", &c,
+					    err, sizeof(err)),
+			 -1);
+	assert_null(c);
+	assert_non_null(strstr(err, "capg999"));
+	assert_int_equal(pcap_capture_start(net_services_fd(w->s), w->a.link.services_if,
+					    "/nonexistent/dir/x.pcap", &c, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "/nonexistent/dir/x.pcap"));
+}
+
+/* Failures name the step and leave no link behind. */
+static void test_link_errors(void **state)
+{
+	struct world *w = need(state);
+	struct net_link l;
+	char err[512] = "";
+
+	assert_int_equal(net_link_create(w->s, w->a.fd, 16384, &l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "16384"));
+	/* capg0 already exists */
+	assert_int_equal(net_link_create(w->s, w->b.fd, 0, &l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "capg0"));
+	assert_non_null(strstr(err, strerror(EEXIST)));
+	/* guest a already has an eth0: the veth is refused, capg7 must not remain */
+	assert_int_equal(net_link_create(w->s, w->a.fd, 7, &l, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "capg7"));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, SVC_PORT), 0);
+}
+
+static int has_link_fn(const void *name)
+{
+	return if_nametoindex(name) > 0 ? 0 : 1;
+}
+
+static void test_link_destroy(void **state)
+{
+	struct world *w = need(state);
+
+	assert_int_equal(in_ns(net_services_fd(w->s), has_link_fn, "capg1"), 0);
+	assert_int_equal(in_ns(net_services_fd(w->s), has_link_fn, "capg7"), 1);
+	assert_int_equal(net_link_destroy(w->s, &w->b.link), 0);
+	assert_int_equal(in_ns(net_services_fd(w->s), has_link_fn, "capg1"), 1);
+	assert_int_equal(in_ns(w->b.fd, has_link_fn, "eth0"), 1);
+	assert_int_equal(net_link_destroy(w->s, &w->b.link), 0); /* already gone */
+	assert_int_equal(net_loopback_up(w->b.fd, NULL, 0), 0);
+}
+
+static void test_destroy(void **state)
+{
+	struct world *w = need(state);
+
+	world_release(w);
+	char path[128], err[512];
+	struct stat st;
+
+	if (net_services_destroy(w->name, err, sizeof(err)) < 0)
+		fail_msg("net_services_destroy: %s", err);
+	snprintf(path, sizeof(path), "/run/netns/%s", w->name);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(cap_links_in_root(), 0);
+	/* idempotent */
+	assert_int_equal(net_services_destroy(w->name, err, sizeof(err)), 0);
+	if (w->mode == NET_NAT) {
+		char *t = nft_output(-1, "list tables");
+
+		assert_non_null(t);
+		assert_null(strstr(t, "capture_nat"));
+		free(t);
+	}
+}
+
+/* ---- mode nat ---- */
+
+static void test_nat_open(void **state)
+{
+	struct world *w = need(state);
+	struct net_services *again = NULL;
+	char err[512], *host, *svc, *before;
+
+	assert_int_equal(if_nametoindex("capn0") > 0, 1);
+	before = nft_output(-1, "list table inet capture_nat");
+	assert_non_null(before);
+	/* an address the host gains later is covered after the next open */
+	addr_add_here("capn0", EXTRA_HOST_IP);
+	net_services_close(w->s);
+	w->s = NULL;
+	if (open_services(w, err, sizeof(err)) < 0)
+		fail_msg("second net_services_open (nat): %s", err);
+	again = w->s;
+	w->s = NULL;
+	if (open_services(w, err, sizeof(err)) < 0)
+		fail_msg("third net_services_open (nat): %s", err);
+	net_services_close(again);
+	host = nft_output(-1, "list table inet capture_nat");
+	svc = nft_output(net_services_fd(w->s), "list ruleset");
+	assert_non_null(host);
+	assert_non_null(svc);
+	assert_non_null(strstr(host, "masquerade"));
+	assert_non_null(strstr(host, EXTRA_HOST_IP));
+	assert_non_null(strstr(svc, EXTRA_HOST_IP));
+	assert_non_null(strstr(svc, "10.199.0.0/24"));
+	/* one table each, whatever the number of opens */
+	assert_null(strstr(strstr(svc, "table inet capture") + 1, "table inet capture"));
+	assert_int_equal(strlen(host) > strlen(before), 1);
+	if (getenv("TEST_NETNS_SHOW"))
+		print_message("host table:\n%s\nruleset of %s:\n%s", host, w->name, svc);
+	free(before);
+	free(host);
+	free(svc);
+}
+
+static void test_nat_services_reachable(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(net_services_fd(w->s), "0.0.0.0", SVC_PORT));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, SVC_PORT), 0);
+	assert_int_equal(in_ns(w->a.fd, dns_fn, w->a.link.services_ip), 0);
+	assert_int_equal(connect_from(w->a.fd, w->a.link.services_ip, BLOCKED_PORT), 1);
+}
+
+static void test_nat_host_blocked(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(-1, "10.199.0.1", HOST_PORT));
+	keep_listener(w, listen_in(-1, EXTRA_HOST_IP, HOST_PORT));
+	/* the path exists: the services namespace itself reaches the host ... */
+	assert_int_equal(connect_from(net_services_fd(w->s), "10.199.0.1", HOST_PORT), 0);
+	/* ... but no guest does */
+	assert_int_equal(connect_from(w->a.fd, "10.199.0.1", HOST_PORT), 1);
+	assert_int_equal(connect_from(w->a.fd, EXTRA_HOST_IP, HOST_PORT), 1);
+	assert_int_equal(connect_from(w->b.fd, "10.199.0.1", HOST_PORT), 1);
+}
+
+static void test_nat_guest_to_guest(void **state)
+{
+	struct world *w = need(state);
+
+	keep_listener(w, listen_in(w->a.fd, "0.0.0.0", GUEST_PORT));
+	assert_int_equal(connect_from(w->a.fd, w->a.link.guest_ip, GUEST_PORT), 0);
+	assert_int_equal(connect_from(w->b.fd, w->a.link.guest_ip, GUEST_PORT), 1);
+}
+
+#define T(f, world)           cmocka_unit_test_prestate(f, world)
+#define T_FIRST(f, world, up) cmocka_unit_test_prestate_setup_teardown(f, up, NULL, world)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T_FIRST(test_link_addresses, &services_world, setup_services),
+		T(test_open_idempotent, &services_world),
+		T(test_tcp_to_services, &services_world),
+		T(test_dns, &services_world),
+		T(test_blocked_port, &services_world),
+		T(test_guest_to_guest, &services_world),
+		T(test_pcap, &services_world),
+		T(test_pcap_errors, &services_world),
+		T(test_link_errors, &services_world),
+		T(test_link_destroy, &services_world),
+		T(test_destroy, &services_world),
+		T_FIRST(test_nat_open, &nat_world, setup_nat),
+		T(test_nat_services_reachable, &nat_world),
+		T(test_nat_host_blocked, &nat_world),
+		T(test_nat_guest_to_guest, &nat_world),
+		T(test_destroy, &nat_world),
+	};
+
+	services_world.a.fd = services_world.b.fd = nat_world.a.fd = nat_world.b.fd = -1;
+	return cmocka_run_group_tests_name("netns", tests, NULL, teardown_all);
+}
