@@ -60,8 +60,8 @@ static void series(const char *key, struct sandbox_config *c, unsigned cycles)
 		t[i] = one_cycle(c, i + 1);
 	qsort(t, cycles, sizeof(*t), cmp_u64);
 	printf("%s_p50_ns %llu\n%s_p95_ns %llu\n%s_max_ns %llu\n", key,
-	       (unsigned long long)t[cycles / 2], key, (unsigned long long)t[cycles * 95 / 100], key,
-	       (unsigned long long)t[cycles - 1]);
+	       (unsigned long long)t[cycles / 2], key, (unsigned long long)t[cycles * 95 / 100],
+	       key, (unsigned long long)t[cycles - 1]);
 	fflush(stdout);
 	free(t);
 }
@@ -77,6 +77,7 @@ int main(int argc, char **argv)
 	log_init("bench_sandbox", LOG_LEVEL_WARN, stderr);
 	if (argc != 2 || (cycles = (unsigned)atoi(argv[1])) < 1)
 		fatalx("usage: bench_sandbox CYCLES");
+	sandbox_cleanup_stale("bench-");
 	printf("cycles %u\n", cycles);
 	series("none", &c, cycles);
 	nc.blocked_ports[0] = 7070;

@@ -19,7 +19,7 @@
 struct event_builder {
 	struct proc_table *procs; /* borrowed */
 	uint32_t harness_pid;
-	uint32_t harness_pid2; /* a sandbox's guest init; 0 = none */
+	uint32_t harness_pid2;   /* a sandbox's guest init; 0 = none */
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, sampled once */
 	char obj1[OBJ_MAX];
 	char obj2[OBJ_MAX];

@@ -289,6 +289,7 @@ static int setup(struct monitor *m)
 		}
 		so.cgroup_path = sandbox_visit_scope(m->visit);
 	} else {
+		cgroup_cleanup_stale("standalone-"); /* of clients that were killed */
 		snprintf(name, sizeof(name), "standalone-%d", (int)getpid());
 		if (cgroup_create(name, m->cgroup, sizeof(m->cgroup)) < 0) {
 			log_warn("cannot create a cgroup v2 for the program (is cgroup2 mounted?)");

@@ -98,6 +98,7 @@ int sandbox_visit_create(const struct sandbox_visit_opts *opts, struct sandbox_v
 		return -1;
 	}
 	v->opts = *opts;
+	sandbox_cleanup_stale("c"); /* guests of clients that were killed */
 	snprintf(v->name, sizeof(v->name), "c%d-%u", (int)getpid(), counter++);
 	if (opts->collect_dir && mkdir(opts->collect_dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create the collection directory %s: %s",

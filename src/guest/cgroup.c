@@ -3,6 +3,7 @@
  */
 #include "guest/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -173,4 +174,33 @@ int cgroup_remove(const char *path)
 		nanosleep(&pause, NULL);
 	}
 	return -1;
+}
+
+void cgroup_cleanup_stale(const char *prefix)
+{
+	char root[4096], base[4200];
+	size_t n = strlen(prefix);
+	struct dirent *e;
+	DIR *d;
+
+	if (cgroup_v2_root(root, sizeof(root)) < 0)
+		return;
+	snprintf(base, sizeof(base), "%s/capture", root);
+	d = opendir(base);
+	while (d && (e = readdir(d))) {
+		char path[4500], *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, n) != 0)
+			continue;
+		pid = strtol(e->d_name + n, &end, 10);
+		if (pid <= 0 || *end || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%.255s", base, e->d_name);
+		if (cgroup_populated(path) > 0)
+			cgroup_kill(path);
+		cgroup_remove(path);
+	}
+	if (d)
+		closedir(d);
 }

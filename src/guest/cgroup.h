@@ -34,6 +34,12 @@ int cgroup_populated(const char *path);
 int cgroup_apply_limits(const char *v2_path, const char *name, pid_t pid, unsigned long long memory,
 			unsigned pids, char *v1_memory, size_t mlen, char *v1_pids, size_t plen);
 
+/*
+ * Removes ROOT/capture/PREFIX<pid> cgroups whose pid no longer exists (left
+ * by a client that was killed), killing what is still in them.
+ */
+void cgroup_cleanup_stale(const char *prefix);
+
 /* Removes the (empty) cgroup, retrying while the kernel still frees it. 0 or -1. */
 int cgroup_remove(const char *path);
 

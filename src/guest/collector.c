@@ -106,7 +106,7 @@ static void shorten(char *safe)
 		head--;
 	while (((unsigned char)safe[tail] & 0xc0) == 0x80)
 		tail++;
-	memcpy(safe + head, "...", 3);
+	safe[head] = safe[head + 1] = safe[head + 2] = '.';
 	memmove(safe + head + 3, safe + tail, len - tail + 1);
 }
 
@@ -652,11 +652,14 @@ static int scan_roots(struct scan *s, int ufd, int lfd)
 	s->c = calloc(1, sizeof(*s->c));
 	s->buf = malloc(CHUNK);
 	if (!s->c || !s->buf) {
+		free(s->c);
+		free(s->buf);
+		s->c = NULL;
+		s->buf = NULL;
 		errno = ENOMEM;
-		rc = fail_path(s->err, s->errlen, s->upper_dir, NULL, "scan");
-	} else {
-		rc = scan_dir(s, ufd, lfd, "", 0);
+		return fail_path(s->err, s->errlen, s->upper_dir, NULL, "scan");
 	}
+	rc = scan_dir(s, ufd, lfd, "", 0);
 	free(s->buf);
 	s->buf = NULL;
 	if (rc < 0) {

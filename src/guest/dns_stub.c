@@ -137,7 +137,13 @@ struct start_report {
 	int err;
 };
 
-enum { STEP_OK, STEP_SETNS, STEP_SOCKET, STEP_BIND, STEP_PRIV };
+enum {
+	STEP_OK,
+	STEP_SETNS,
+	STEP_SOCKET,
+	STEP_BIND,
+	STEP_PRIV
+};
 
 static const char *step_name(int step)
 {
@@ -210,7 +216,7 @@ static __attribute__((noreturn)) void stub_child(int netns_fd, uint32_t a_addr, 
 	stub_serve(sock, a_addr);
 }
 
-static int fail(char *err, size_t errlen, int e, const char *what)
+static int stub_fail(char *err, size_t errlen, int e, const char *what)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "dns stub: %s: %s", what, strerror(e));
@@ -246,14 +252,14 @@ int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t 
 
 	*pid = 0;
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return fail(err, errlen, errno, "pipe");
+		return stub_fail(err, errlen, errno, "pipe");
 	child = fork();
 	if (child < 0) {
 		int e = errno;
 
 		close(p[0]);
 		close(p[1]);
-		return fail(err, errlen, e, "fork");
+		return stub_fail(err, errlen, e, "fork");
 	}
 	if (child == 0) {
 		close(p[0]);
@@ -266,7 +272,7 @@ int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t 
 		int e = errno;
 
 		dns_stub_stop(child);
-		return fail(err, errlen, e, "no report from the stub process");
+		return stub_fail(err, errlen, e, "no report from the stub process");
 	}
 	if (r.step == STEP_OK) {
 		*pid = child;
@@ -275,7 +281,7 @@ int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t 
 	dns_stub_stop(child);
 	if (r.step == STEP_BIND && r.err == EADDRINUSE)
 		return 0; /* another client's stub serves this namespace */
-	return fail(err, errlen, r.err, step_name(r.step));
+	return stub_fail(err, errlen, r.err, step_name(r.step));
 }
 
 void dns_stub_stop(pid_t pid)

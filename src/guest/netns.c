@@ -109,6 +109,7 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (err && errlen)
@@ -162,9 +163,7 @@ static int nl_open(struct nl *nl, int nsfd, const char *where, char *err, size_t
 	if (nsfd >= 0 && ns_enter(nsfd, &saved, where, err, errlen) < 0)
 		return -1;
 	nl->sk = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl->sk)
-		e = errno;
-	else if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0)
+	if (!nl->sk || mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0)
 		e = errno;
 	ns_leave(saved);
 	if (e) {
@@ -204,7 +203,8 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	char buf[NL_DUMP_BUF];
 	int ret;
 
-	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+	/* NLM_F_DUMP shares bits with NLM_F_EXCL and NLM_F_REPLACE: test all of them */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
 		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -1;
@@ -461,7 +461,8 @@ static bool ifname_ok(const char *s)
 	if (n == 0 || n >= IFNAMSIZ)
 		return false;
 	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@", *s))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@",
+			    *s))
 			return false;
 	return true;
 }
@@ -686,7 +687,7 @@ static void put_addrs(FILE *f, const char *set, int family, const struct host_ad
 	char s[INET6_ADDRSTRLEN];
 
 	fprintf(f, "\tset %s {\n\t\ttype %s\n", set, family == AF_INET ? "ipv4_addr" : "ipv6_addr");
-	for (size_t i = 0; i < h->n; i++) {
+	for (size_t i = 0; h && i < h->n; i++) {
 		if (h->v[i].family != family || !inet_ntop(family, h->v[i].a, s, sizeof(s)))
 			continue;
 		fprintf(f, "%s%s", any ? ", " : "\t\telements = { ", s);
@@ -729,10 +730,11 @@ static char *services_rules(const struct net_services_config *cfg, const struct 
 	      "\t\tiifname \"capg*\" ip daddr 127.0.0.0/8 drop\n",
 	      f);
 	put_port_drops(f, "capg*");
-	fputs("\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
-	      "\t\tiifname \"capg*\" meta nfproto ipv6 drop\n"
-	      "\t\tiifname \"capg*\" oifname \"capg*\" drop\n",
-	      f);
+	fputs(
+	    "\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tiifname \"capg*\" meta nfproto ipv6 drop\n"
+	    "\t\tiifname \"capg*\" oifname \"capg*\" drop\n",
+	    f);
 	put_port_drops(f, "capg*");
 	if (nat)
 		fputs("\t\tiifname \"capg*\" ip daddr " NAT_NET " drop\n"
@@ -768,14 +770,15 @@ static char *host_rules(const struct net_services_config *cfg, const struct host
 	fputs("table inet " HOST_TABLE " {\n", f);
 	put_ports(f, cfg->blocked_ports);
 	put_addrs(f, "host4", AF_INET, h);
-	fputs("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
-	      "\t\tiifname \"" NAT_HOST_IF "\" ip saddr " GUEST_NET " drop\n"
-	      "\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
-	      "\t\tiifname \"" NAT_HOST_IF "\" meta nfproto ipv6 drop\n"
-	      "\t\tiifname \"" NAT_HOST_IF "\" ip saddr != " GUEST_NET " drop\n"
-	      "\t\tiifname \"" NAT_HOST_IF "\" ip daddr " NAT_NET " drop\n"
-	      "\t\tiifname \"" NAT_HOST_IF "\" ip daddr @host4 drop\n",
-	      f);
+	fputs(
+	    "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"" NAT_HOST_IF "\" ip saddr " GUEST_NET " drop\n"
+	    "\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tiifname \"" NAT_HOST_IF "\" meta nfproto ipv6 drop\n"
+	    "\t\tiifname \"" NAT_HOST_IF "\" ip saddr != " GUEST_NET " drop\n"
+	    "\t\tiifname \"" NAT_HOST_IF "\" ip daddr " NAT_NET " drop\n"
+	    "\t\tiifname \"" NAT_HOST_IF "\" ip daddr @host4 drop\n",
+	    f);
 	put_port_drops(f, NAT_HOST_IF);
 	fprintf(f, "\t\tiifname \"" NAT_HOST_IF "\" oifname != \"%s\" drop\n", uplink);
 	fputs("\t}\n\tchain postrouting {\n"
@@ -842,8 +845,8 @@ static int nat_addresses(struct nl *host, struct nl *svc, char *err, size_t errl
 		return fail(err, errlen, errno, "add default route via %s dev %s", NAT_HOST_IP,
 			    NAT_SVC_IF);
 	if (nl_route_add(host, ip4("10.201.0.0"), 16, ip4(NAT_SVC_IP), hidx) < 0)
-		return fail(err, errlen, errno, "add route %s via %s dev %s", GUEST_NET,
-			    NAT_SVC_IP, NAT_HOST_IF);
+		return fail(err, errlen, errno, "add route %s via %s dev %s", GUEST_NET, NAT_SVC_IP,
+			    NAT_HOST_IF);
 	return 0;
 }
 
@@ -856,10 +859,9 @@ static int nat_links(struct nl *host, struct nl *svc, int svc_fd, char *err, siz
 		if (errno != ENODEV)
 			return fail(err, errlen, errno, "look up link %s", NAT_SVC_IF);
 		if (nl_veth_add(host, NAT_HOST_IF, NAT_SVC_IF, svc_fd) < 0)
-			return fail(err, errlen, errno, "create veth %s/%s%s", NAT_HOST_IF,
-				    NAT_SVC_IF,
-				    errno == EEXIST ? " (in use by another services namespace?)"
-						    : "");
+			return fail(
+			    err, errlen, errno, "create veth %s/%s%s", NAT_HOST_IF, NAT_SVC_IF,
+			    errno == EEXIST ? " (in use by another services namespace?)" : "");
 		created = true;
 	}
 	if (nat_addresses(host, svc, err, errlen) < 0) {
@@ -874,8 +876,7 @@ static int nat_links(struct nl *host, struct nl *svc, int svc_fd, char *err, siz
 }
 
 /* The uplink to masquerade out of: the configured one or the default route's. */
-static int nat_uplink(struct nl *host, const char *cfg_uplink, char *out, char *err,
-		      size_t errlen)
+static int nat_uplink(struct nl *host, const char *cfg_uplink, char *out, char *err, size_t errlen)
 {
 	int oif;
 
@@ -893,8 +894,8 @@ static int nat_uplink(struct nl *host, const char *cfg_uplink, char *out, char *
 	return 0;
 }
 
-static int nat_setup(struct net_services *s, const struct net_services_config *cfg,
-		     struct nl *svc, struct host_addrs *h, char *err, size_t errlen)
+static int nat_setup(struct net_services *s, const struct net_services_config *cfg, struct nl *svc,
+		     struct host_addrs *h, char *err, size_t errlen)
 {
 	char uplink[IFNAMSIZ];
 	struct nl host;
@@ -953,8 +954,8 @@ out:
 	return rc;
 }
 
-int net_services_open(const struct net_services_config *cfg, struct net_services **out,
-		      char *err, size_t errlen)
+int net_services_open(const struct net_services_config *cfg, struct net_services **out, char *err,
+		      size_t errlen)
 {
 	const char *name = cfg->name ? cfg->name : NET_SERVICES_DEFAULT;
 	struct net_services *s;

@@ -28,17 +28,17 @@ struct pcap_capture {
 	char ifname[64];
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
+__attribute__((format(printf, 3, 4))) static int cap_fail(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
 	int e = errno;
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
+	va_start(ap, fmt);
+	if (err && errlen)
+		/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_end(ap);
 	errno = e ? e : EIO;
 	return -1;
 }
@@ -52,21 +52,21 @@ static pcap_t *open_in_ns(int netns_fd, const char *ifname, char *err, size_t er
 
 	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (saved < 0) {
-		fail(err, errlen, "pcap %s: open own network namespace: %s", ifname,
-		     strerror(errno));
+		cap_fail(err, errlen, "pcap %s: open own network namespace: %s", ifname,
+			 strerror(errno));
 		return NULL;
 	}
 	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		fail(err, errlen, "pcap %s: setns: %s", ifname, strerror(errno));
+		cap_fail(err, errlen, "pcap %s: setns: %s", ifname, strerror(errno));
 		close(saved);
 		return NULL;
 	}
 	p = pcap_create(ifname, ebuf);
 	if (!p) {
-		fail(err, errlen, "pcap_create %s: %s", ifname, ebuf);
+		cap_fail(err, errlen, "pcap_create %s: %s", ifname, ebuf);
 	} else if (pcap_set_snaplen(p, SNAPLEN) != 0 || pcap_set_promisc(p, 0) != 0 ||
 		   pcap_set_immediate_mode(p, 1) != 0 || (rc = pcap_activate(p)) < 0) {
-		fail(err, errlen, "pcap_activate %s: %s", ifname, pcap_geterr(p));
+		cap_fail(err, errlen, "pcap_activate %s: %s", ifname, pcap_geterr(p));
 		pcap_close(p);
 		p = NULL;
 	} else if (rc > 0) {
@@ -87,9 +87,9 @@ static int prepare_handle(pcap_t *p, const char *ifname, char *err, size_t errle
 	int fd = pcap_get_selectable_fd(p);
 
 	if (pcap_setnonblock(p, 1, ebuf) < 0)
-		return fail(err, errlen, "pcap_setnonblock %s: %s", ifname, ebuf);
+		return cap_fail(err, errlen, "pcap_setnonblock %s: %s", ifname, ebuf);
 	if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return fail(err, errlen, "pcap %s: no selectable descriptor", ifname);
+		return cap_fail(err, errlen, "pcap %s: no selectable descriptor", ifname);
 	return 0;
 }
 
@@ -100,12 +100,12 @@ static pcap_dumper_t *open_dump(pcap_t *p, const char *path, char *err, size_t e
 	pcap_dumper_t *d;
 
 	if (!f) {
-		fail(err, errlen, "pcap: open %s: %s", path, strerror(errno));
+		cap_fail(err, errlen, "pcap: open %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	d = pcap_dump_fopen(p, f);
 	if (!d) {
-		fail(err, errlen, "pcap_dump_fopen %s: %s", path, pcap_geterr(p));
+		cap_fail(err, errlen, "pcap_dump_fopen %s: %s", path, pcap_geterr(p));
 		fclose(f);
 	}
 	return d;
@@ -119,7 +119,7 @@ int pcap_capture_start(int netns_fd, const char *ifname, const char *path,
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, "pcap %s: out of memory", ifname);
+		return cap_fail(err, errlen, "pcap %s: out of memory", ifname);
 	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
 	c->p = open_in_ns(netns_fd, ifname, err, errlen);
 	if (!c->p || prepare_handle(c->p, ifname, err, errlen) < 0 ||

@@ -15,6 +15,7 @@
  */
 #include "guest/sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -665,6 +666,39 @@ static int apply_limits(struct sandbox *sb, struct sandbox_error *err)
 	return 0;
 }
 
+/*
+ * The services network is IPv4 only.  Left on, IPv6 gives the guest's
+ * interfaces link-local addresses a moment after they come up, and a
+ * browser that sees its network change while loading aborts the page
+ * (Chromium: ERR_NETWORK_CHANGED).  /proc/sys/net is per network
+ * namespace of the writer, so write it from inside the guest's.
+ */
+static int disable_ipv6(int nsfd)
+{
+	static const char *const files[] = {"/proc/sys/net/ipv6/conf/all/disable_ipv6",
+					    "/proc/sys/net/ipv6/conf/default/disable_ipv6"};
+	CLEANUP_FD int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (self < 0 || setns(nsfd, CLONE_NEWNET) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != ENOENT) /* a kernel without IPv6 is fine */
+				rc = -1;
+			continue;
+		}
+		if (write(fd, "1", 1) != 1)
+			rc = -1;
+		close(fd);
+	}
+	if (setns(self, CLONE_NEWNET) < 0)
+		fatal("cannot return to the client's network namespace");
+	return rc;
+}
+
 static int link_network(struct sandbox *sb, struct sandbox_error *err)
 {
 	char path[64], msg[512] = "";
@@ -674,6 +708,10 @@ static int link_network(struct sandbox *sb, struct sandbox_error *err)
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0) {
 		set_error(err, SBX_STEP_NETWORK, errno, path, "open");
+		return -1;
+	}
+	if (disable_ipv6(nsfd) < 0) {
+		set_error(err, SBX_STEP_NETWORK, errno, "/proc/sys/net/ipv6", "disabling IPv6 in");
 		return -1;
 	}
 	if (sb->cfg.net == NET_NONE) {
@@ -882,7 +920,8 @@ static int remove_dirs(struct sandbox *sb, struct sandbox_error *err)
 {
 	int rc = 0;
 
-	if (sb->tmpfs_mounted && umount2(sb->base, MNT_DETACH) < 0) {
+	if (sb->tmpfs_mounted && umount2(sb->base, MNT_DETACH) < 0 && errno != EINVAL &&
+	    errno != ENOENT) { /* EINVAL: not mounted (any more) */
 		set_error(err, SBX_STEP_REVERT, errno, sb->base, "umount");
 		rc = -1;
 	} else {
@@ -942,4 +981,63 @@ int sandbox_revert(struct sandbox *sb, struct sandbox_error *err)
 		rc = -1;
 	free(sb);
 	return rc;
+}
+
+/* The pid a sandbox name "PREFIX<pid>-<n>" belongs to, or 0. */
+static pid_t owner_pid(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, n) != 0)
+		return 0;
+	pid = strtol(name + n, &end, 10);
+	return pid > 0 && *end == '-' ? (pid_t)pid : 0;
+}
+
+int sandbox_cleanup_stale(const char *prefix)
+{
+	DIR *d = opendir(SANDBOX_BASE_DIR);
+	struct dirent *e;
+	int removed = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct sandbox *sb = NULL;
+		char root[PATH_MAX];
+		pid_t pid = owner_pid(e->d_name, prefix);
+
+		if (pid <= 0 || strlen(e->d_name) >= sizeof(sb->name) || kill(pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue; /* not ours, or its client still runs */
+		sb = calloc(1, sizeof(*sb));
+		if (!sb || cgroup_v2_root(root, sizeof(root)) < 0) {
+			free(sb);
+			break;
+		}
+		snprintf(sb->name, sizeof(sb->name), "%.60s", e->d_name);
+		snprintf(sb->base, sizeof(sb->base), "%s/%s", SANDBOX_BASE_DIR, sb->name);
+		snprintf(sb->cg, sizeof(sb->cg), "%.4000s/capture/sbx-%s", root, sb->name);
+		snprintf(sb->cg_app, sizeof(sb->cg_app), "%s/app", sb->cg);
+		sb->base_made = true;
+		sb->tmpfs_mounted = true;
+		sb->cg_made = access(sb->cg, F_OK) == 0;
+		sb->cg_app_made = access(sb->cg_app, F_OK) == 0;
+		snprintf(sb->v1_memory, sizeof(sb->v1_memory), "/sys/fs/cgroup/memory/capture/%s",
+			 sb->name);
+		snprintf(sb->v1_pids, sizeof(sb->v1_pids), "/sys/fs/cgroup/pids/capture/%s",
+			 sb->name);
+		if (access(sb->v1_memory, F_OK) != 0)
+			sb->v1_memory[0] = '\0';
+		if (access(sb->v1_pids, F_OK) != 0)
+			sb->v1_pids[0] = '\0';
+		sandbox_kill(sb);
+		log_info("reverting sandbox %s left by a client that is gone", e->d_name);
+		if (sandbox_revert(sb, NULL) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

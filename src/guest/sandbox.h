@@ -160,4 +160,11 @@ int sandbox_stop_capture(struct sandbox *sb, uint64_t *packets, uint64_t *droppe
  */
 int sandbox_revert(struct sandbox *sb, struct sandbox_error *err);
 
+/*
+ * Reverts what a killed client left behind: every sandbox whose name starts
+ * with PREFIX followed by the pid of a process that no longer exists ("c1234-0").
+ * Returns how many were removed.
+ */
+int sandbox_cleanup_stale(const char *prefix);
+
 #endif

@@ -62,7 +62,8 @@ static const char *fetch(const char *ip, int port)
 		close(s);
 		return "fail";
 	}
-	while (got < (ssize_t)sizeof(page) - 1 && (n = read(s, page + got, sizeof(page) - 1 - got)) > 0)
+	while (got < (ssize_t)sizeof(page) - 1 &&
+	       (n = read(s, page + got, sizeof(page) - 1 - got)) > 0)
 		got += n;
 	page[got] = '\0';
 	close(s);

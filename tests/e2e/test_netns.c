@@ -131,9 +131,9 @@ static int listen_in(int nsfd, const char *ip, uint16_t port)
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) == 0) {
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-				bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-				listen(fd, 16) < 0)) {
+		if (fd >= 0 &&
+		    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		     bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 16) < 0)) {
 			print_error("listen on %s:%u: %s\n", ip, port, strerror(errno));
 			close(fd);
 			fd = -1;
@@ -190,9 +190,9 @@ static int connect_from(int nsfd, const char *ip, uint16_t port)
 /* Asks IP:53 for "Capture.TEST" A; 0 if the answer carries STUB_ADDR. */
 static int dns_fn(const void *arg)
 {
-	static const uint8_t q[] = {0x5a, 0xa5, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-				    7,    'C',  'a',  'p',  't', 'u', 'r', 'e', 4, 'T',
-				    'E',  'S',  'T',  0,    0,   1,   0,   1};
+	static const uint8_t q[] = {0x5a, 0xa5, 0x01, 0x00, 0,   1,   0,   0,   0,   0,
+				    0,    0,    7,    'C',  'a', 'p', 't', 'u', 'r', 'e',
+				    4,    'T',  'E',  'S',  'T', 0,   0,   1,   0,   1};
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
 	struct timeval tv = {.tv_sec = 1};
 	uint8_t a[512];
@@ -307,7 +307,7 @@ static int cap_links_in_root(void)
 static int open_services(struct world *w, char *err, size_t errlen)
 {
 	struct net_services_config cfg = {
-		.name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
+	    .name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
 
 	return net_services_open(&cfg, &w->s, err, errlen);
 }
@@ -427,7 +427,7 @@ static void test_open_idempotent(void **state)
 	struct net_services *again = NULL;
 	char err[512], *before, *after;
 	struct net_services_config cfg = {
-		.name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
+	    .name = w->name, .mode = w->mode, .blocked_ports = {BLOCKED_PORT, 0}};
 
 	before = nft_output(net_services_fd(w->s), "list ruleset");
 	assert_non_null(before);
@@ -466,8 +466,8 @@ static void test_dns(void **state)
 	assert_int_equal(in_ns(w->a.fd, dns_fn, w->a.link.services_ip), 0);
 	assert_int_equal(in_ns(w->b.fd, dns_fn, w->b.link.services_ip), 0);
 	/* a second stub finds the port taken: success, nothing started */
-	if (dns_stub_start(net_services_fd(w->s), inet_addr(STUB_ADDR), &second, err,
-			   sizeof(err)) < 0)
+	if (dns_stub_start(net_services_fd(w->s), inet_addr(STUB_ADDR), &second, err, sizeof(err)) <
+	    0)
 		fail_msg("second dns_stub_start: %s", err);
 	assert_int_equal(second, 0);
 }
@@ -692,22 +692,22 @@ static void test_nat_guest_to_guest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T_FIRST(test_link_addresses, &services_world, setup_services),
-		T(test_open_idempotent, &services_world),
-		T(test_tcp_to_services, &services_world),
-		T(test_dns, &services_world),
-		T(test_blocked_port, &services_world),
-		T(test_guest_to_guest, &services_world),
-		T(test_pcap, &services_world),
-		T(test_pcap_errors, &services_world),
-		T(test_link_errors, &services_world),
-		T(test_link_destroy, &services_world),
-		T(test_destroy, &services_world),
-		T_FIRST(test_nat_open, &nat_world, setup_nat),
-		T(test_nat_services_reachable, &nat_world),
-		T(test_nat_host_blocked, &nat_world),
-		T(test_nat_guest_to_guest, &nat_world),
-		T(test_destroy, &nat_world),
+	    T_FIRST(test_link_addresses, &services_world, setup_services),
+	    T(test_open_idempotent, &services_world),
+	    T(test_tcp_to_services, &services_world),
+	    T(test_dns, &services_world),
+	    T(test_blocked_port, &services_world),
+	    T(test_guest_to_guest, &services_world),
+	    T(test_pcap, &services_world),
+	    T(test_pcap_errors, &services_world),
+	    T(test_link_errors, &services_world),
+	    T(test_link_destroy, &services_world),
+	    T(test_destroy, &services_world),
+	    T_FIRST(test_nat_open, &nat_world, setup_nat),
+	    T(test_nat_services_reachable, &nat_world),
+	    T(test_nat_host_blocked, &nat_world),
+	    T(test_nat_guest_to_guest, &nat_world),
+	    T(test_destroy, &nat_world),
 	};
 
 	services_world.a.fd = services_world.b.fd = nat_world.a.fd = nat_world.b.fd = -1;

@@ -162,8 +162,8 @@ static void test_guest_changes_reported_collected_host_untouched(void **state)
 		chmod(p, 0666);
 		sha256_file(p, before[i]);
 	}
-	char *argv[] = {client, "--sandbox", "--json", "-x", "none", "-l", log, "--collect",
-			collect, "--", prog, lower, NULL};
+	char *argv[] = {client,      "--sandbox", "--json", "-x", "none", "-l", log,
+			"--collect", collect,     "--",     prog, lower,  NULL};
 
 	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
 	text = e2e_slurp(out);
@@ -196,9 +196,11 @@ static void test_guest_changes_reported_collected_host_untouched(void **state)
 	assert_string_equal(e2e_str(sum, "scope"), "sandbox");
 	guest = json_object_get(sum, "guest");
 	assert_non_null(guest);
-	assert_true(json_integer_value(json_object_get(guest, "created")) >= 2); /* dropped, renamed */
+	assert_true(json_integer_value(json_object_get(guest, "created")) >=
+		    2); /* dropped, renamed */
 	assert_int_equal(json_integer_value(json_object_get(guest, "modified")), 1);
-	assert_int_equal(json_integer_value(json_object_get(guest, "deleted")), 2); /* deleted, renamed away */
+	assert_int_equal(json_integer_value(json_object_get(guest, "deleted")),
+			 2); /* deleted, renamed away */
 	snprintf(archive, sizeof(archive), "%s", e2e_str(guest, "archive"));
 	json_decref(sum);
 	a = archive_read_new();
@@ -234,8 +236,8 @@ static void test_daemon_is_killed_at_revert(void **state)
 	path_in(marker, sizeof(marker), "daemon-marker-in-guest");
 	path_in(out, sizeof(out), "sd.out");
 	path_in(errf, sizeof(errf), "sd.err");
-	char *argv[] = {client, "--sandbox", "-x", "none", "-t", "2", "-l", "/dev/null", "--",
-			prog, marker, NULL};
+	char *argv[] = {client, "--sandbox", "-x", "none", "-t",   "2",
+			"-l",   "/dev/null", "--", prog,   marker, NULL};
 
 	run_client(argv, out, errf, &cpid);
 	assert_true(time(NULL) - start >= 2); /* the daemon kept the guest alive */
@@ -310,9 +312,10 @@ static void test_guest_network_reaches_services_only(void **state)
 	e2e_sibling("prog_netcheck", prog, sizeof(prog));
 	path_in(out, sizeof(out), "net.out");
 	path_in(errf, sizeof(errf), "net.err");
-	char *argv[] = {client, "--sandbox", "--network", "services", "--services", services,
-			"-x", "none", "-l", "/dev/null", "--", prog, "any-name.test", "8080", "7070",
-			"127.0.0.1", hp, NULL};
+	char *argv[] = {
+	    client, "--sandbox", "--network", "services", "--services", services,        "-x",
+	    "none", "-l",        "/dev/null", "--",       prog,         "any-name.test", "8080",
+	    "7070", "127.0.0.1", hp,          NULL};
 
 	run_client(argv, out, errf, &cpid);
 	text = e2e_slurp(out);
@@ -348,12 +351,32 @@ static void test_chromium_loads_a_page_in_the_guest(void **state)
 	path_in(log, sizeof(log), "chromium.jsonl");
 	path_in(out, sizeof(out), "chromium.out");
 	path_in(errf, sizeof(errf), "chromium.err");
-	char *argv[] = {client, "--sandbox", "--network", "services", "--services", services,
-			"--json", "-x", "none", "-t", "60", "-l", log, "--",
-			"/usr/lib/chromium/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-			"--no-first-run", "--disable-background-networking", "--disable-component-update",
-			"--disable-sync", "--user-data-dir=/tmp/capture-profile",
-			"--dump-dom", "http://page.test:8081/", NULL};
+	char *argv[] = {client,
+			"--sandbox",
+			"--network",
+			"services",
+			"--services",
+			services,
+			"--json",
+			"-x",
+			"none",
+			"-t",
+			"60",
+			"-l",
+			log,
+			"--",
+			"/usr/lib/chromium/chromium",
+			"--headless=new",
+			"--no-sandbox",
+			"--disable-gpu",
+			"--no-first-run",
+			"--disable-background-networking",
+			"--disable-component-update",
+			"--disable-sync",
+			"--user-data-dir=/tmp/capture-profile",
+			"--dump-dom",
+			"http://page.test:8081/",
+			NULL};
 
 	code = run_client(argv, out, errf, &cpid);
 	text = e2e_slurp(out);
@@ -387,8 +410,8 @@ static void test_bad_input_clear_error_no_residue(void **state)
 	path_in(out, sizeof(out), "bad.out");
 	path_in(errf, sizeof(errf), "bad.err");
 	/* a root image that does not exist */
-	char *a1[] = {client, "--sandbox", "--root", "/nonexistent/capture-root", "--", "/bin/true",
-		      NULL};
+	char *a1[] = {client, "--sandbox", "--root", "/nonexistent/capture-root",
+		      "--",   "/bin/true", NULL};
 	assert_int_equal(run_client(a1, out, errf, &cpid), 3);
 	text = e2e_slurp(errf);
 	assert_non_null(strstr(text, "root image /nonexistent/capture-root"));
@@ -409,8 +432,8 @@ static void test_bad_input_clear_error_no_residue(void **state)
 	e2e_write(lower, "modify-me.txt", "x\n");
 	e2e_write(lower, "rename-me.txt", "x\n");
 	e2e_write(lower, "delete-me.txt", "x\n");
-	char *a3[] = {client, "--sandbox", "--json", "-x", "none", "--tmpfs-size", "1M", "-l",
-		      "/dev/null", "--", prog, lower, "4194304", NULL};
+	char *a3[] = {client, "--sandbox", "--json", "-x", "none", "--tmpfs-size", "1M",
+		      "-l",   "/dev/null", "--",     prog, lower,  "4194304",      NULL};
 	assert_int_equal(run_client(a3, out, errf, &cpid), 1);
 	text = e2e_slurp(out);
 	assert_non_null(strstr(text, "failed: fill"));
@@ -435,6 +458,8 @@ int main(void)
 	char err[256];
 	int rc;
 
+	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */
+		cmocka_set_test_filter(getenv("CAPTURE_TEST_FILTER"));
 	e2e_sibling("../../capture-client", client, sizeof(client));
 	if (!mkdtemp(tmpl)) {
 		perror("mkdtemp");

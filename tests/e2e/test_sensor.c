@@ -568,6 +568,8 @@ int main(void)
 	};
 	char tmpl[] = "/tmp/capture-e2e.XXXXXX";
 
+	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */
+		cmocka_set_test_filter(getenv("CAPTURE_TEST_FILTER"));
 	e2e_sibling("../../capture-client", client, sizeof(client));
 	if (!mkdtemp(tmpl)) {
 		perror("mkdtemp");

@@ -26,8 +26,7 @@ static uint32_t addr(void)
 }
 
 /* Builds a query for NAME (dotted) with ID, TYPE and flags byte 2 = FLAGS2. */
-static size_t make_query(uint8_t *q, const char *name, unsigned id, unsigned type,
-			 uint8_t flags2)
+static size_t make_query(uint8_t *q, const char *name, unsigned id, unsigned type, uint8_t flags2)
 {
 	size_t off = 12;
 	const char *p = name;
@@ -90,14 +89,14 @@ static void test_a_query(void **state)
 	(void)state;
 	assert_int_equal(n, (long)ql + 16);
 	assert_int_equal(u16(a), 0x1234);
-	assert_true(a[2] & 0x80);          /* QR */
-	assert_true(a[2] & 0x04);          /* AA */
-	assert_true(a[2] & 0x01);          /* RD copied */
-	assert_int_equal(rcode(a), 0);     /* NOERROR */
-	assert_int_equal(u16(a + 4), 1);   /* QDCOUNT */
-	assert_int_equal(u16(a + 6), 1);   /* ANCOUNT */
-	assert_int_equal(u16(a + 8), 0);   /* NSCOUNT */
-	assert_int_equal(u16(a + 10), 0);  /* ARCOUNT */
+	assert_true(a[2] & 0x80);         /* QR */
+	assert_true(a[2] & 0x04);         /* AA */
+	assert_true(a[2] & 0x01);         /* RD copied */
+	assert_int_equal(rcode(a), 0);    /* NOERROR */
+	assert_int_equal(u16(a + 4), 1);  /* QDCOUNT */
+	assert_int_equal(u16(a + 6), 1);  /* ANCOUNT */
+	assert_int_equal(u16(a + 8), 0);  /* NSCOUNT */
+	assert_int_equal(u16(a + 10), 0); /* ARCOUNT */
 	assert_memory_equal(a + 12, q + 12, ql - 12);
 	assert_int_equal(u16(rr), 0xC00C); /* name: pointer to the question */
 	assert_int_equal(u16(rr + 2), 1);  /* A */
@@ -196,7 +195,7 @@ static void test_every_prefix(void **state)
 /* Pseudo-random garbage of every length: answers are well-formed or absent. */
 static void test_garbage(void **state)
 {
-	uint8_t q[300], a[600];
+	uint8_t q[300] = {0}, a[600];
 	uint32_t x = 2463534242u;
 
 	(void)state;
@@ -346,22 +345,22 @@ static void test_non_in_class_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_a_query),
-		cmocka_unit_test(test_rd_not_set),
-		cmocka_unit_test(test_aaaa_empty),
-		cmocka_unit_test(test_case_and_id_preserved),
-		cmocka_unit_test(test_root_name),
-		cmocka_unit_test(test_edns_additional_ignored),
-		cmocka_unit_test(test_every_prefix),
-		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_qdcount_not_one),
-		cmocka_unit_test(test_compression_pointer),
-		cmocka_unit_test(test_long_label),
-		cmocka_unit_test(test_long_name),
-		cmocka_unit_test(test_answer_buffer_too_small),
-		cmocka_unit_test(test_response_ignored),
-		cmocka_unit_test(test_other_opcode_notimp),
-		cmocka_unit_test(test_non_in_class_empty),
+	    cmocka_unit_test(test_a_query),
+	    cmocka_unit_test(test_rd_not_set),
+	    cmocka_unit_test(test_aaaa_empty),
+	    cmocka_unit_test(test_case_and_id_preserved),
+	    cmocka_unit_test(test_root_name),
+	    cmocka_unit_test(test_edns_additional_ignored),
+	    cmocka_unit_test(test_every_prefix),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_qdcount_not_one),
+	    cmocka_unit_test(test_compression_pointer),
+	    cmocka_unit_test(test_long_label),
+	    cmocka_unit_test(test_long_name),
+	    cmocka_unit_test(test_answer_buffer_too_small),
+	    cmocka_unit_test(test_response_ignored),
+	    cmocka_unit_test(test_other_opcode_notimp),
+	    cmocka_unit_test(test_non_in_class_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
