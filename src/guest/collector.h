@@ -19,14 +19,14 @@
 #include <sys/types.h>
 
 enum collect_kind {
-	COLLECT_CREATED = 0, /* regular file, not in the lower layer */
-	COLLECT_MODIFIED,    /* regular file, content differs from the lower one */
-	COLLECT_ATTRIBUTES,  /* same content as lower, mode/uid/gid differ */
-	COLLECT_DELETED,     /* whiteout of a lower file or directory */
-	COLLECT_DIR_CREATED, /* directory not in the lower layer */
-	COLLECT_DIR_REPLACED,/* opaque directory hiding a lower one */
-	COLLECT_SYMLINK,     /* symlink created or changed */
-	COLLECT_OTHER,       /* fifo, socket, device other than a whiteout */
+	COLLECT_CREATED = 0,  /* regular file, not in the lower layer */
+	COLLECT_MODIFIED,     /* regular file, content differs from the lower one */
+	COLLECT_ATTRIBUTES,   /* same content as lower, mode/uid/gid differ */
+	COLLECT_DELETED,      /* whiteout of a lower file or directory */
+	COLLECT_DIR_CREATED,  /* directory not in the lower layer */
+	COLLECT_DIR_REPLACED, /* opaque directory hiding a lower one */
+	COLLECT_SYMLINK,      /* symlink created or changed */
+	COLLECT_OTHER,        /* fifo, socket, device other than a whiteout */
 };
 
 struct collect_entry {
@@ -49,8 +49,8 @@ const char *collect_kind_name(enum collect_kind k);
  * lowerdir as the host sees it).  Never follows symlinks; skips nothing
  * silently (unreadable entries are errors naming the path).  0 or -1 with ERR.
  */
-int collector_scan(const char *upper_dir, const char *lower_dir, struct collection **out,
-		   char *err, size_t errlen);
+int collector_scan(const char *upper_dir, const char *lower_dir, struct collection **out, char *err,
+		   size_t errlen);
 size_t collection_count(const struct collection *c);
 const struct collect_entry *collection_get(const struct collection *c, size_t i);
 void collection_free(struct collection *c);

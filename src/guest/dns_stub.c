@@ -156,21 +156,53 @@ static const char *step_name(int step)
 	return "start";
 }
 
+/*
+ * Answers from the address the query was sent to (IP_PKTINFO): the socket is
+ * bound to 0.0.0.0, and a resolver on a connected UDP socket (glibc) drops
+ * a reply whose source is the services end of its veth instead of the
+ * nameserver address it asked.
+ */
 static __attribute__((noreturn)) void stub_serve(int sock, uint32_t a_addr)
 {
 	uint8_t q[4096], a[4096];
+	int one = 1;
 
+	setsockopt(sock, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	for (;;) {
 		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(sock, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+		union {
+			char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {.iov_base = q, .iov_len = sizeof(q)};
+		struct msghdr msg = {.msg_name = &from,
+				     .msg_namelen = sizeof(from),
+				     .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf)};
+		struct in_pktinfo *to = NULL;
+		ssize_t n = recvmsg(sock, &msg, 0);
 		long m;
 
 		if (n < 0)
 			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+				to = (struct in_pktinfo *)CMSG_DATA(c);
 		m = dns_stub_answer(q, (size_t)n, a_addr, a, sizeof(a));
-		if (m > 0)
-			sendto(sock, a, (size_t)m, 0, (struct sockaddr *)&from, fl);
+		if (m <= 0)
+			continue;
+		iov.iov_base = a;
+		iov.iov_len = (size_t)m;
+		if (to) {
+			to->ipi_ifindex = 0; /* let routing pick the way back, keep the source */
+			to->ipi_spec_dst = to->ipi_addr;
+		} else {
+			msg.msg_control = NULL;
+			msg.msg_controllen = 0;
+		}
+		sendmsg(sock, &msg, 0);
 	}
 }
 

@@ -936,6 +936,10 @@ static int services_configure(struct net_services *s, const struct net_services_
 		fail(err, errlen, errno, "set link lo up in %s", s->name);
 		goto out;
 	}
+	if (nl_addr_add(&svc, nl_ifindex(&svc, "lo"), ip4(NET_SERVICES_ADDR), 32) < 0) {
+		fail(err, errlen, errno, "add %s/32 to lo in %s", NET_SERVICES_ADDR, s->name);
+		goto out;
+	}
 	if (cfg->mode == NET_NAT) {
 		h = calloc(1, sizeof(*h));
 		if (!h) {

@@ -20,6 +20,9 @@
 #include <sys/types.h>
 
 #define NET_SERVICES_DEFAULT "capture-services" /* /run/netns/NAME, like ip-netns */
+#define NET_SERVICES_ADDR                                                                          \
+	"10.201.255.1" /* on the services namespace's lo: one address                              \
+			* every guest reaches (DNS stub, test servers) */
 #define NET_MAX_BLOCKED_PORTS 8
 
 enum net_mode {
@@ -33,10 +36,10 @@ int net_mode_from_name(const char *name);
 const char *net_mode_name(enum net_mode m);
 
 struct net_services_config {
-	const char *name;   /* NULL = NET_SERVICES_DEFAULT */
-	enum net_mode mode; /* NET_SERVICES or NET_NAT */
+	const char *name;                              /* NULL = NET_SERVICES_DEFAULT */
+	enum net_mode mode;                            /* NET_SERVICES or NET_NAT */
 	uint16_t blocked_ports[NET_MAX_BLOCKED_PORTS]; /* TCP/UDP ports no guest may reach anywhere
-						* (the capture-server's); 0 = unused slot */
+							* (the capture-server's); 0 = unused slot */
 	const char *uplink; /* nat: host interface to masquerade out of; NULL = default route's */
 };
 
@@ -47,8 +50,8 @@ struct net_services;
  * loopback up and (re)installs its nftables rules; in nat mode also links it
  * to the host and enables masquerading.  Idempotent.  0, or -1 with ERR.
  */
-int net_services_open(const struct net_services_config *cfg, struct net_services **out,
-		      char *err, size_t errlen);
+int net_services_open(const struct net_services_config *cfg, struct net_services **out, char *err,
+		      size_t errlen);
 /* A file descriptor of the services namespace (for setns()). */
 int net_services_fd(const struct net_services *s);
 /* Closes what this process holds; the namespace itself stays for other clients. */
@@ -57,10 +60,10 @@ void net_services_close(struct net_services *s);
 int net_services_destroy(const char *name, char *err, size_t errlen);
 
 struct net_link {
-	unsigned index;        /* which /30 */
-	char services_if[16];  /* "capg<index>" in the services namespace */
-	char services_ip[16];  /* dotted quad of the services end (.1): gateway and DNS */
-	char guest_ip[16];     /* dotted quad of the guest end (.2) */
+	unsigned index;       /* which /30 */
+	char services_if[16]; /* "capg<index>" in the services namespace */
+	char services_ip[16]; /* dotted quad of the services end (.1): gateway and DNS */
+	char guest_ip[16];    /* dotted quad of the guest end (.2) */
 };
 
 /*

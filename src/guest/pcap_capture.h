@@ -15,8 +15,8 @@
 struct pcap_capture;
 
 struct pcap_capture_stats {
-	uint64_t packets;  /* written to the file */
-	uint64_t dropped;  /* dropped by the kernel (ps_drop + ps_ifdrop) */
+	uint64_t packets; /* written to the file */
+	uint64_t dropped; /* dropped by the kernel (ps_drop + ps_ifdrop) */
 };
 
 /* Starts capturing IFNAME of the namespace NETNS_FD into the pcap file PATH. */

@@ -689,9 +689,53 @@ static void test_nat_guest_to_guest(void **state)
 #define T(f, world)           cmocka_unit_test_prestate(f, world)
 #define T_FIRST(f, world, up) cmocka_unit_test_prestate_setup_teardown(f, up, NULL, world)
 
+/* A second nat namespace cannot take the nat link: refused, and nothing of it remains. */
+static void test_nat_second_refused(void **state)
+{
+	struct world *w = need(state);
+	struct net_services_config cfg = {.mode = NET_NAT};
+	struct net_services *s2 = NULL;
+	char name[64], path[128], err[512] = "";
+	struct stat st;
+
+	snprintf(name, sizeof(name), "capture-test-nat2-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	cfg.name = name;
+	assert_int_equal(net_services_open(&cfg, &s2, err, sizeof(err)), -1);
+	assert_null(s2);
+	assert_non_null(strstr(err, "capn0"));
+	assert_non_null(strstr(err, strerror(EEXIST)));
+	assert_int_equal(stat(path, &st), -1);
+	/* the first one is untouched */
+	assert_int_equal(in_ns(w->a.fd, dns_fn, w->a.link.services_ip), 0);
+	assert_int_equal(connect_from(net_services_fd(w->s), "10.199.0.1", HOST_PORT), 0);
+}
+
+static void test_bad_config(void **state)
+{
+	struct net_services_config cfg = {.name = "a/b", .mode = NET_SERVICES};
+	struct net_services *s = NULL;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(net_services_open(&cfg, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a/b"));
+	cfg.name = "capture-test-bad";
+	cfg.mode = NET_NONE;
+	assert_int_equal(net_services_open(&cfg, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "none"));
+	assert_null(s);
+	assert_int_equal(net_mode_from_name("nat"), NET_NAT);
+	assert_int_equal(net_mode_from_name("services"), NET_SERVICES);
+	assert_int_equal(net_mode_from_name("none"), NET_NONE);
+	assert_int_equal(net_mode_from_name("NAT"), -1);
+	assert_string_equal(net_mode_name(NET_SERVICES), "services");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    T(test_bad_config, NULL),
 	    T_FIRST(test_link_addresses, &services_world, setup_services),
 	    T(test_open_idempotent, &services_world),
 	    T(test_tcp_to_services, &services_world),
@@ -707,6 +751,7 @@ int main(void)
 	    T(test_nat_services_reachable, &nat_world),
 	    T(test_nat_host_blocked, &nat_world),
 	    T(test_nat_guest_to_guest, &nat_world),
+	    T(test_nat_second_refused, &nat_world),
 	    T(test_destroy, &nat_world),
 	};
 
