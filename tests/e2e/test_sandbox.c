@@ -13,6 +13,7 @@
 #include <archive_entry.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <sched.h>
@@ -100,6 +101,8 @@ static void assert_no_residue(pid_t client_pid)
 	snprintf(path, sizeof(path), "%s/capture/sbx-%s", root, name);
 	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/capture/%s", name);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/pids/capture/%s", name);
 	assert_int_equal(access(path, F_OK), -1);
 }
 
@@ -289,10 +292,38 @@ static struct net_services *open_services(void)
 	return s;
 }
 
+/* Guest links (capg*) present in the services namespace. */
+static int services_links(struct net_services *s)
+{
+	int fd[2], n = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct if_nameindex *ifs, *i;
+		int count = 0;
+
+		if (setns(net_services_fd(s), CLONE_NEWNET) < 0 || !(ifs = if_nameindex()))
+			_exit(1);
+		for (i = ifs; i->if_index; i++)
+			count += strncmp(i->if_name, "capg", 4) == 0;
+		(void)!write(fd[1], &count, sizeof(count));
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &n, sizeof(n)) != sizeof(n))
+		n = -1;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	return n;
+}
+
 static void test_guest_network_reaches_services_only(void **state)
 {
-	char prog[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
+	char prog[PATH_MAX], out[PATH_MAX], errf[PATH_MAX], collect[PATH_MAX];
 	struct net_services *s = open_services();
+	json_t *sum;
 	int host = socket(AF_INET, SOCK_STREAM, 0), host_port;
 	struct sockaddr_in ha = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	socklen_t hl = sizeof(ha);
@@ -312,12 +343,22 @@ static void test_guest_network_reaches_services_only(void **state)
 	e2e_sibling("prog_netcheck", prog, sizeof(prog));
 	path_in(out, sizeof(out), "net.out");
 	path_in(errf, sizeof(errf), "net.err");
-	char *argv[] = {
-	    client, "--sandbox", "--network", "services", "--services", services,        "-x",
-	    "none", "-l",        "/dev/null", "--",       prog,         "any-name.test", "8080",
-	    "7070", "127.0.0.1", hp,          NULL};
+	path_in(collect, sizeof(collect), "net-collect");
+	/* clang-format off */
+	char *argv[] = {client, "--sandbox", "--json", "--network", "services",
+			"--services", services, "--collect", collect, "-x", "none",
+			"-l", "/dev/null", "--", prog, "any-name.test", "8080", "7070",
+			"127.0.0.1", hp, NULL};
+	/* clang-format on */
 
 	run_client(argv, out, errf, &cpid);
+	sum = e2e_summary(errf);
+	assert_non_null(sum);
+	/* the guest's traffic was captured on its veth and went into the archive */
+	assert_true(
+	    json_integer_value(json_object_get(json_object_get(sum, "guest"), "pcap_packets")) > 0);
+	json_decref(sum);
+	assert_int_equal(services_links(s), 0); /* its veth is gone with it */
 	text = e2e_slurp(out);
 	assert_non_null(strstr(text, "dns " SANDBOX_SERVICES_ADDR "\n"));
 	assert_non_null(strstr(text, "web ok\n"));
@@ -445,6 +486,74 @@ static void test_bad_input_clear_error_no_residue(void **state)
 	assert_no_residue(cpid);
 }
 
+static void test_io_uring_file_seen_by_fanotify_once(void **state)
+{
+	char prog[PATH_MAX], log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
+	json_t *ev, *e, *sum;
+	pid_t cpid;
+
+	(void)state;
+	e2e_sibling("prog_uring", prog, sizeof(prog));
+	path_in(log, sizeof(log), "uring.jsonl");
+	path_in(out, sizeof(out), "uring.out");
+	path_in(errf, sizeof(errf), "uring.err");
+	char *argv[] = {client,
+			"--sandbox",
+			"--json",
+			"-x",
+			"none",
+			"-l",
+			log,
+			"--",
+			prog,
+			"--create",
+			"/home/capture/through-the-ring.txt",
+			NULL};
+
+	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
+	ev = e2e_load_jsonl(log);
+	/* the sensor saw the ring, not the file; fanotify saw the file: reported once */
+	assert_int_equal(e2e_count(ev, "system", "io_uring", NULL), 1);
+	assert_int_equal(e2e_count(ev, "file", "Create", "/home/capture/through-the-ring.txt"), 1);
+	e = e2e_find(ev, "file", "Create", "/home/capture/through-the-ring.txt");
+	assert_string_equal(e2e_str(e, "detail"), "seen by fanotify only");
+	assert_int_equal(
+	    json_integer_value(json_object_get(e, "pid")),
+	    json_integer_value(json_object_get(e2e_find(ev, "system", "io_uring", NULL), "pid")));
+	assert_true(e2e_count(ev, "file", "Write", "/home/capture/through-the-ring.txt") <= 1);
+	json_decref(ev);
+	sum = e2e_summary(errf);
+	assert_non_null(sum);
+	assert_true(json_integer_value(
+			json_object_get(json_object_get(sum, "guest"), "fanotify_only")) >= 1);
+	json_decref(sum);
+	assert_no_residue(cpid);
+}
+
+static void test_pids_limit_stops_a_fork_bomb(void **state)
+{
+	char prog[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
+	char *text;
+	pid_t cpid;
+	int started = 99;
+
+	(void)state;
+	e2e_sibling("prog_forks", prog, sizeof(prog));
+	path_in(out, sizeof(out), "pids.out");
+	path_in(errf, sizeof(errf), "pids.err");
+	char *argv[] = {client, "--sandbox", "--pids", "8",  "-x", "none",
+			"-l",   "/dev/null", "--",     prog, "32", NULL};
+
+	run_client(argv, out, errf, &cpid);
+	text = e2e_slurp(out);
+	assert_non_null(strstr(text, "started="));
+	started = atoi(strstr(text, "started=") + 8);
+	free(text);
+	assert_true(started >= 1);
+	assert_true(started < 8); /* the init and the program count too */
+	assert_no_residue(cpid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +562,8 @@ int main(void)
 	    cmocka_unit_test(test_guest_network_reaches_services_only),
 	    cmocka_unit_test(test_chromium_loads_a_page_in_the_guest),
 	    cmocka_unit_test(test_bad_input_clear_error_no_residue),
+	    cmocka_unit_test(test_io_uring_file_seen_by_fanotify_once),
+	    cmocka_unit_test(test_pids_limit_stops_a_fork_bomb),
 	};
 	char tmpl[] = "/tmp/capture-sbx.XXXXXX";
 	char err[256];
