@@ -75,7 +75,6 @@ struct sandbox {
 	bool init_reaped;
 	int init_status;
 	struct net_link link;
-	bool link_made;
 	struct pcap_capture *pcap;
 };
 
@@ -726,7 +725,6 @@ static int link_network(struct sandbox *sb, struct sandbox_error *err)
 		set_error(err, SBX_STEP_NETWORK, 0, NULL, msg);
 		return -1;
 	}
-	sb->link_made = true;
 	if (sb->cfg.pcap_path &&
 	    pcap_capture_start(net_services_fd(sb->cfg.services), sb->link.services_if,
 			       sb->cfg.pcap_path, &sb->pcap, msg, sizeof(msg)) < 0) {
@@ -973,8 +971,12 @@ int sandbox_revert(struct sandbox *sb, struct sandbox_error *err)
 
 		sandbox_stop_capture(sb, &packets, &dropped);
 	}
-	if (sb->link_made)
-		net_link_destroy(sb->cfg.services, &sb->link); /* gone with the guest's netns */
+	/*
+	 * No explicit delete of the veth: it goes with the guest's network
+	 * namespace, which the kernel tears down as soon as the guest's last
+	 * process is gone.  Deleting it here would wait ~25 ms for an RCU grace
+	 * period (unregister_netdevice) on every revert.
+	 */
 	if (remove_dirs(sb, err) < 0)
 		rc = -1;
 	if (remove_cgroups(sb, err) < 0)
