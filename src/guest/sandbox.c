@@ -513,26 +513,32 @@ static int apply_op(const struct sandbox_op *o, uid_t uid, gid_t gid)
 	return -1;
 }
 
-static int enter_userns(uid_t uid, gid_t gid)
+/*
+ * Maps root and the guest user to themselves in the user namespace of PID.
+ * Written by the guest init, which is in the parent user namespace with
+ * CAP_SETUID: a process inside the new namespace may write only one line
+ * mapping itself.
+ */
+static int map_userns(pid_t pid, uid_t uid, gid_t gid)
 {
-	char map[64];
-	int fd;
+	char path[64], map[64];
+	int fd, rc = 0;
 
-	if (unshare(CLONE_NEWUSER) < 0)
-		return -1;
-	/* root stays root (mounts are now locked), the guest user keeps its id */
-	fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "deny", 4) != 4 || close(fd) < 0)
-		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)uid, (unsigned)uid);
-	fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map) || close(fd) < 0)
-		return -1;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map))
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", (unsigned)gid, (unsigned)gid);
-	fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map) || close(fd) < 0)
-		return -1;
-	return 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (rc == 0 && (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map)))
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static char **program_env(const struct sandbox *sb)
@@ -607,6 +613,7 @@ static _Noreturn void guest_init(struct sandbox *sb, char *const argv[], int go_
 	gid_t gid = sb->cfg.gid ? sb->cfg.gid : uid;
 	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
 	char merged[700], go;
+	int sync[2] = {-1, -1};
 	pid_t pid;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -631,18 +638,35 @@ static _Noreturn void guest_init(struct sandbox *sb, char *const argv[], int go_
 		send_msg(status_fd, SBX_MSG_FAILED, SBX_STEP_PIVOT, errno, 0, merged);
 		_exit(1);
 	}
-	if (sb->cfg.userns && enter_userns(uid, gid) < 0) {
-		send_msg(status_fd, SBX_MSG_FAILED, SBX_STEP_USERNS, errno, 0,
-			 "/proc/self/uid_map");
+	/*
+	 * With --userns the program is born in a new user namespace (after the
+	 * mounts, which it then cannot undo) and waits until its ids are mapped.
+	 */
+	if (sb->cfg.userns && pipe2(sync, O_CLOEXEC) < 0) {
+		send_msg(status_fd, SBX_MSG_FAILED, SBX_STEP_USERNS, errno, 0, "pipe");
 		_exit(1);
 	}
+	if (sb->cfg.userns)
+		args.flags |= CLONE_NEWUSER;
 	args.cgroup = (uint64_t)app_fd;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0)
+	if (pid == 0) {
+		if (sb->cfg.userns && (close(sync[1]), read(sync[0], &go, 1) != 1))
+			_exit(126);
 		run_program(sb, argv, status_fd);
+	}
 	if (pid < 0) {
 		send_msg(status_fd, SBX_MSG_FAILED, SBX_STEP_EXEC, errno, 0, argv[0]);
 		_exit(1);
+	}
+	if (sb->cfg.userns) {
+		if (map_userns(pid, uid, gid) < 0) {
+			send_msg(status_fd, SBX_MSG_FAILED, SBX_STEP_USERNS, errno, 0, "uid_map");
+			_exit(1);
+		}
+		(void)!write(sync[1], "g", 1);
+		close(sync[0]);
+		close(sync[1]);
 	}
 	close(app_fd);
 	send_msg(status_fd, SBX_MSG_READY, SBX_STEP_EXEC, 0, pid, NULL);

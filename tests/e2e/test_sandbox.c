@@ -554,6 +554,36 @@ static void test_pids_limit_stops_a_fork_bomb(void **state)
 	assert_no_residue(cpid);
 }
 
+static void test_userns_program_runs_mapped(void **state)
+{
+	char out[PATH_MAX], errf[PATH_MAX];
+	char *argv[] = {client,
+			"--sandbox",
+			"--userns",
+			"-x",
+			"none",
+			"-l",
+			"/dev/null",
+			"--",
+			"/bin/sh",
+			"-c",
+			"id -u; cat /proc/self/uid_map",
+			NULL};
+	char *text;
+	pid_t cpid;
+
+	(void)state;
+	path_in(out, sizeof(out), "userns.out");
+	path_in(errf, sizeof(errf), "userns.err");
+	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
+	text = e2e_slurp(out);
+	assert_non_null(strstr(text, "4242\n"));
+	/* root and the guest user map to themselves; nothing else exists */
+	assert_non_null(strstr(text, "4242       4242          1"));
+	free(text);
+	assert_no_residue(cpid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +594,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_input_clear_error_no_residue),
 	    cmocka_unit_test(test_io_uring_file_seen_by_fanotify_once),
 	    cmocka_unit_test(test_pids_limit_stops_a_fork_bomb),
+	    cmocka_unit_test(test_userns_program_runs_mapped),
 	};
 	char tmpl[] = "/tmp/capture-sbx.XXXXXX";
 	char err[256];
