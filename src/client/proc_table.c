@@ -57,27 +57,33 @@ static struct proc_entry **slot(struct proc_table *t, uint32_t pid)
 	return p;
 }
 
-int proc_table_set(struct proc_table *t, uint32_t pid, const char *exe)
+/* Records PID's image; returns its entry, or NULL on allocation failure. */
+static struct proc_entry *set_entry(struct proc_table *t, uint32_t pid, const char *exe)
 {
 	struct proc_entry **p = slot(t, pid);
 	char *copy = strdup(exe);
 
 	if (!copy)
-		return -1;
+		return NULL;
 	if (*p) {
 		free((*p)->exe);
 		(*p)->exe = copy;
-		return 0;
+		return *p;
 	}
 	*p = calloc(1, sizeof(**p));
 	if (!*p) {
 		free(copy);
-		return -1;
+		return NULL;
 	}
 	(*p)->pid = pid;
 	(*p)->exe = copy;
 	t->count++;
-	return 0;
+	return *p;
+}
+
+int proc_table_set(struct proc_table *t, uint32_t pid, const char *exe)
+{
+	return set_entry(t, pid, exe) ? 0 : -1;
 }
 
 int proc_table_fork(struct proc_table *t, uint32_t child, uint32_t parent)
@@ -105,7 +111,7 @@ bool proc_table_known(struct proc_table *t, uint32_t pid)
 
 const char *proc_table_exe(struct proc_table *t, uint32_t pid)
 {
-	struct proc_entry **p = slot(t, pid);
+	struct proc_entry **p = slot(t, pid), *e;
 	char link[64], exe[PATH_MAX];
 	ssize_t n;
 
@@ -118,9 +124,8 @@ const char *proc_table_exe(struct proc_table *t, uint32_t pid)
 		snprintf(exe, sizeof(exe), "%s", PROC_TABLE_UNKNOWN);
 	else
 		exe[n] = '\0';
-	if (proc_table_set(t, pid, exe) < 0)
-		return PROC_TABLE_UNKNOWN;
-	return (*slot(t, pid))->exe;
+	e = set_entry(t, pid, exe);
+	return e ? e->exe : PROC_TABLE_UNKNOWN;
 }
 
 unsigned proc_table_seed(struct proc_table *t)

@@ -198,7 +198,6 @@ int sandbox_plan(const struct sandbox_config *cfg, const char *base, struct sand
 {
 	const char *lower = cfg->root ? cfg->root : "/";
 	const char *user = cfg->user ? cfg->user : SANDBOX_USER_DEFAULT;
-	uid_t uid = cfg->uid ? cfg->uid : SANDBOX_UID_DEFAULT;
 	char m[700];
 	struct sandbox_op *o;
 	int n = 0;
@@ -242,7 +241,6 @@ int sandbox_plan(const struct sandbox_config *cfg, const char *base, struct sand
 	snprintf(o->dest, sizeof(o->dest), "%s/home/%s", m, user);
 	o->mode = 0700;
 	o->flags = SBX_F_OWNED;
-	(void)uid;
 	return n;
 }
 
@@ -251,15 +249,17 @@ int sandbox_plan(const struct sandbox_config *cfg, const char *base, struct sand
 static int write_text(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX];
-	CLEANUP_FILE FILE *f = NULL;
+	FILE *f;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "we");
 	if (!f)
 		return -1;
-	if (fputs(text, f) < 0 || fflush(f) != 0)
-		return -1;
-	return 0;
+	rc = fputs(text, f) < 0 ? -1 : 0;
+	if (fclose(f) != 0) /* a full tmpfs shows here */
+		rc = -1;
+	return rc;
 }
 
 /* passwd/group of the image plus the guest user, so getpwuid() works inside. */
