@@ -30,11 +30,10 @@ static inline void e2e_sibling(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", dirname(self), name);
 }
 
-/* Runs ARGV with stdout and stderr redirected to files; returns the wait status. */
-static inline int e2e_run(char *const argv[], const char *out, const char *errf)
+/* Starts ARGV with stdout and stderr redirected to files; returns its pid. */
+static inline pid_t e2e_spawn(char *const argv[], const char *out, const char *errf)
 {
 	pid_t pid = fork();
-	int status = -1;
 
 	if (pid == 0) {
 		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -45,6 +44,15 @@ static inline int e2e_run(char *const argv[], const char *out, const char *errf)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* Runs ARGV with stdout and stderr redirected to files; returns the wait status. */
+static inline int e2e_run(char *const argv[], const char *out, const char *errf)
+{
+	pid_t pid = e2e_spawn(argv, out, errf);
+	int status = -1;
+
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return -1;
 	return status;

@@ -65,18 +65,9 @@ static void sha256_file(const char *path, char out[65])
 /* Runs capture-client with ARGV[1..]; returns its exit code and its pid. */
 static int run_client(char *const argv[], const char *out, const char *errf, pid_t *pid_out)
 {
-	pid_t pid = fork();
+	pid_t pid = e2e_spawn(argv, out, errf);
 	int status;
 
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
 	assert_true(pid > 0);
 	if (pid_out)
 		*pid_out = pid;

@@ -521,16 +521,8 @@ static void test_sigint_kills_tree_and_reports(void **state)
 	path_in(out, sizeof(out), "sigint.out");
 	path_in(errf, sizeof(errf), "sigint.err");
 	unlink(pidfile);
-	pid = fork();
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		execv(client, argv);
-		_exit(127);
-	}
+	pid = e2e_spawn(argv, out, errf);
+	assert_true(pid > 0);
 	for (int i = 0; i < 100 && access(pidfile, R_OK) != 0; i++)
 		usleep(50000);
 	usleep(100000); /* the daemon wrote its pid file: the tree is running */
