@@ -66,6 +66,8 @@ static void usage(FILE *out)
 	    "      --memory SIZE       memory limit of the guest\n"
 	    "      --pids N            process limit of the guest\n"
 	    "      --userns            run the program in a user namespace\n"
+	    "      --guest-user NAME   the guest user (default capture, home /home/NAME)\n"
+	    "      --guest-uid N       its uid and gid (default 4242; never 0)\n"
 	    "      --services NAME     services network namespace (default capture-services)\n"
 	    "      --server-port PORT  port no guest may reach (default 7070)\n"
 	    "  -h, --help              this text\n"
@@ -89,7 +91,9 @@ enum long_option {
 	OPT_PIDS,
 	OPT_USERNS,
 	OPT_SERVICES,
-	OPT_SERVER_PORT
+	OPT_SERVER_PORT,
+	OPT_GUEST_USER,
+	OPT_GUEST_UID
 };
 
 /* The valued sandbox options: one message per bad value, naming the option. */
@@ -123,6 +127,13 @@ static int parse_sandbox_value(int c, const char *arg, struct sandbox_visit_opts
 		}
 		v->pids_max = (unsigned)n;
 		return 0;
+	case OPT_GUEST_UID:
+		if (util_parse_u64(arg, 1, 4294967294u, &n) < 0) {
+			log_warnx("--guest-uid %s: expected a uid other than 0 (root)", arg);
+			return -1;
+		}
+		v->uid = (uid_t)n;
+		return 0;
 	default: /* OPT_SERVER_PORT */
 		if (util_parse_u64(arg, 1, 65535, &n) < 0) {
 			log_warnx("--server-port %s: expected a port between 1 and 65535", arg);
@@ -155,6 +166,8 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"userns", no_argument, NULL, OPT_USERNS},
 	    {"services", required_argument, NULL, OPT_SERVICES},
 	    {"server-port", required_argument, NULL, OPT_SERVER_PORT},
+	    {"guest-user", required_argument, NULL, OPT_GUEST_USER},
+	    {"guest-uid", required_argument, NULL, OPT_GUEST_UID},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -191,12 +204,14 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 		case OPT_ROOT: o->mon.visit.root = optarg; break;
 		case OPT_COLLECT: o->mon.visit.collect_dir = optarg; break;
 		case OPT_SERVICES: o->mon.visit.services_name = optarg; break;
+		case OPT_GUEST_USER: o->mon.visit.user = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case OPT_NETWORK:
 		case OPT_TMPFS:
 		case OPT_MEMORY:
 		case OPT_PIDS:
 		case OPT_SERVER_PORT:
+		case OPT_GUEST_UID:
 			if (parse_sandbox_value(c, optarg, &o->mon.visit) < 0)
 				return -1;
 			break;

@@ -68,6 +68,9 @@ static int make_sandbox(struct sandbox_visit *v, char *err, size_t errlen)
 	    .net = v->opts.net,
 	    .services = v->services,
 	    .net_index = (unsigned)getpid() % 16000,
+	    .user = v->opts.user,
+	    .uid = v->opts.uid,
+	    .gid = v->opts.uid,
 	};
 	struct sandbox_error e;
 

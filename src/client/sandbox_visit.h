@@ -36,6 +36,8 @@ struct sandbox_visit_opts {
 	unsigned pids_max;         /* 0 = no limit */
 	bool userns;
 	uint16_t server_port; /* blocked for every guest; 0 = 7070 */
+	const char *user;     /* guest user name; NULL = "capture" (home /home/USER) */
+	uid_t uid;            /* guest uid and gid; 0 = 4242 */
 };
 
 struct sandbox_visit_result {
