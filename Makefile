@@ -18,7 +18,7 @@ CLANG    ?= clang
 BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPFDIR   := build/bpf
-PKGS     := libbpf libpcre2-8 jansson libuv libmnl libnftables libpcap libarchive libcrypto
+PKGS     := libbpf libpcre2-8 jansson libuv libmnl libnftables libpcap libarchive libcrypto expat
 
 ifeq ($(V),1)
 Q =
@@ -42,7 +42,7 @@ CFLAGS_ALL := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(CFLAGS_ALL)) -O1 \
 LDFLAGS_ALL += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) \
+LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) $(wildcard src/server/*.c) \
 	$(filter-out src/client/main.c,$(wildcard src/client/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libcapture.a

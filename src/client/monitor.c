@@ -92,9 +92,9 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 	}
 	if (rc == 0)
 		return 0;
+	/* excluded or not, a path the sensor saw need not be repeated from fanotify */
 	if (m->visit)
-		sandbox_visit_note(m->visit,
-				   &ev); /* excluded or not: fanotify need not repeat it */
+		sandbox_visit_note(m->visit, &ev);
 	handle_event(&ev, m);
 	return 0;
 }
