@@ -42,7 +42,7 @@ CFLAGS_ALL := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(CFLAGS_ALL)) -O1 \
 LDFLAGS_ALL += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) $(wildcard src/server/*.c) \
+LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) $(filter-out src/server/main.c,$(wildcard src/server/*.c)) \
 	$(filter-out src/client/main.c,$(wildcard src/client/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libcapture.a
