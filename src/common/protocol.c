@@ -458,38 +458,6 @@ static bool is_auth_hex(const char *s)
 	return s && hex_decode(s, tmp, sizeof(tmp)) == 0;
 }
 
-/*
- * Length of the valid UTF-8 sequence at S (2..4 bytes, S[0] >= 0x80) and its
- * code point, or 0: overlong forms, surrogates and values past U+10FFFF are
- * invalid (the same rules as util_escape_bytes()).
- */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t need;
-	uint32_t v;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2, v = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3, v = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4, v = s[0] & 0x07;
-	else
-		return 0;
-	if (len < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 3 && v < 0x800) || (need == 4 && v < 0x10000) || v > 0x10ffff ||
-	    (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return need;
-}
-
 /* Printable ASCII that stands for itself in an attribute value. */
 static bool is_plain(unsigned char c)
 {
@@ -580,7 +548,7 @@ static size_t w_special(struct writer *w, const unsigned char *p, size_t len)
 	case 0x7f: w_str(w, "&#x7F;"); return 1;
 	default: break;
 	}
-	n = p[0] >= 0x80 ? utf8_decode(p, len, &cp) : 0;
+	n = p[0] >= 0x80 ? util_utf8_decode(p, len, &cp) : 0;
 	if (n == 0 || cp == 0xfdd0 || cp == 0xfffe || cp == 0xffff) {
 		w_byte_escape(w, p[0]); /* C0 control, invalid UTF-8, or not an XML character */
 		return 1;

@@ -85,20 +85,23 @@ int util_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
+size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	size_t need;
-	uint32_t cp;
+	uint32_t v;
 
-	if (s[0] < 0x80)
+	if (len == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
 		return 1;
+	}
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2, cp = s[0] & 0x1f;
+		need = 2, v = s[0] & 0x1f;
 	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3, cp = s[0] & 0x0f;
+		need = 3, v = s[0] & 0x0f;
 	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4, cp = s[0] & 0x07;
+		need = 4, v = s[0] & 0x07;
 	else
 		return 0;
 	if (len < need)
@@ -106,12 +109,13 @@ static size_t utf8_seq_len(const unsigned char *s, size_t len)
 	for (size_t i = 1; i < need; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		v = (v << 6) | (s[i] & 0x3f);
 	}
 	/* reject overlong forms, surrogates and values beyond U+10FFFF */
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((need == 3 && v < 0x800) || (need == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
 		return 0;
+	*cp = v;
 	return need;
 }
 
@@ -122,6 +126,7 @@ void util_escape_bytes(FILE *out, const char *s, size_t len, char quote)
 
 	while (i < len) {
 		size_t run = i, n;
+		uint32_t cp;
 
 		/* fast path: a run of printable ASCII that needs no escaping */
 		while (run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '\\' &&
@@ -132,7 +137,7 @@ void util_escape_bytes(FILE *out, const char *s, size_t len, char quote)
 			i = run;
 			continue;
 		}
-		n = utf8_seq_len(p + i, len - i);
+		n = util_utf8_decode(p + i, len - i, &cp);
 
 		if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
 			if (p[i] == '\\')

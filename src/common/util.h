@@ -53,6 +53,13 @@ int util_parse_size(const char *s, uint64_t *out);
  */
 void util_escape_bytes(FILE *out, const char *s, size_t len, char quote);
 
+/*
+ * Decodes the UTF-8 sequence at S (LEN bytes available): returns its length
+ * (1..4) with the code point in *CP, or 0 if it is not valid UTF-8 (overlong
+ * forms, surrogates and values beyond U+10FFFF are invalid).
+ */
+size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+
 /* Same into a malloc'ed string (NULL on allocation failure). */
 char *util_escape_dup(const char *s, size_t len);
 
