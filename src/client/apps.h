@@ -1,0 +1,97 @@
+/*
+ * apps.h - application drivers: how one URL is visited with one program,
+ * as the argv the sandbox guest runs (docs/applications.md).
+ *
+ * Programs come from two places:
+ *  - built-in drivers that need no configuration: "curl", "wget", "curl-sh"
+ *    (the deliberately vulnerable `curl URL | sh` downloader) and "chromium";
+ *  - etc/applications.conf, the original Applications.conf format: one line
+ *    "name<TAB>path[<TAB>yes]" per program, '#' comment lines.  Such a
+ *    program is started as "path URL"; with "yes" the guest downloads the URL
+ *    first and starts "path FILE".
+ *
+ * The URL is never put inside a shell string: it is always one argv element
+ * of its own, byte for byte (shell drivers get it as "$1").  URLs with a
+ * control byte or a leading '-' are refused.
+ */
+#ifndef CAPTURE_APPS_H
+#define CAPTURE_APPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define APPS_MAX_NAME    63    /* bytes in a program name */
+#define APPS_MAX_PATH    4095  /* bytes in an executable path */
+#define APPS_MAX_URL     65536 /* bytes in a URL (the kernel allows 128 KiB per argument) */
+#define APPS_MAX_VISIT_S 86400 /* longest visit time accepted */
+#define APPS_MAX_FILE    (1 << 20)
+
+/* Visiting algorithm the program is used with, as reported to the server (§2.5). */
+enum apps_algorithm {
+	APPS_ALGO_SEQ = 0,
+	APPS_ALGO_DAC,
+	APPS_ALGO_BULK,
+};
+
+/* "seq", "dac" or "bulk". */
+const char *apps_algorithm_name(enum apps_algorithm a);
+
+/* One line of applications.conf. */
+struct app_entry {
+	const char *name; /* as written; looked up case-insensitively */
+	const char *path; /* absolute path of the executable in the guest */
+	bool download_first;
+	unsigned line;
+};
+
+struct app_table;
+
+/*
+ * Parses the file PATH (all or nothing).  0 and a new table in *OUT, or -1
+ * with ERR = "file:line:col: message" (or "file: reason" if unreadable).
+ */
+int apps_load(const char *path, struct app_table **out, char *err, size_t errlen);
+/* Same for text in memory; NAME stands for the file in messages. */
+int apps_load_buffer(const char *name, const char *buf, size_t len, struct app_table **out,
+		     char *err, size_t errlen);
+void apps_free(struct app_table *t);
+
+size_t apps_count(const struct app_table *t);
+/* Entry I in file order, NULL if out of range. */
+const struct app_entry *apps_get(const struct app_table *t, size_t i);
+/* Case-insensitive look-up of a configured program (not the built-ins); NULL if absent. */
+const struct app_entry *apps_find(const struct app_table *t, const char *name);
+/* True if NAME (case-insensitive) is a built-in driver. */
+bool apps_is_builtin(const char *name);
+
+/* Checks that URL may be passed to a program: 0, or -1 with ERR. */
+int apps_check_url(const char *url, char *err, size_t errlen);
+
+/* A built visit. */
+struct app_argv {
+	char **argv; /* NULL-terminated; argv[0] is an absolute path */
+	size_t argc;
+	enum apps_algorithm algorithm;
+	/*
+	 * true: the argv bounds its own run to the visit time (e.g. curl
+	 * --max-time), so the visitor waits for it to exit and kills only what
+	 * is left after the visit time; false: the program runs until killed,
+	 * so the visitor sleeps the visit time and then kills the tree (as the
+	 * original did for every generic application).
+	 */
+	bool waits_visit_time;
+	/* Guest path of the per-URL file (download or profile directory), "" if none. */
+	char file[96];
+};
+
+/*
+ * Builds the argv that visits URL with PROGRAM (a built-in driver or an
+ * entry of T, which may be NULL) for VISIT_TIME_S seconds (1..86400).
+ * 0 and OUT filled (free with apps_argv_free), or -1 with ERR and OUT empty.
+ */
+int apps_build_argv(const struct app_table *t, const char *program, const char *url,
+		    unsigned visit_time_s, struct app_argv *out, char *err, size_t errlen);
+/* Frees what OUT owns and empties it (safe on an empty or freed OUT). */
+void apps_argv_free(struct app_argv *out);
+
+#endif
