@@ -833,6 +833,7 @@ __attribute__((format(printf, 2, 3))) static int reader_fail(struct proto_reader
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
 	va_end(ap);
 	r->failed = true;
@@ -915,6 +916,7 @@ __attribute__((format(printf, 2, 3))) static void ctx_fail(struct parse_ctx *c, 
 		     "%lu:%lu: ", (unsigned long)XML_GetCurrentLineNumber(c->parser),
 		     (unsigned long)XML_GetCurrentColumnNumber(c->parser) + 1);
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(c->reason + n, sizeof(c->reason) - (size_t)n, fmt, ap);
 	va_end(ap);
 	c->failed = true;
