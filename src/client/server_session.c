@@ -17,9 +17,10 @@
 
 #include "common/log.h"
 
-#define SS_REASON_MAX   320
-#define SS_UPLOAD_CHUNK (8 * PROTO_PART_SIZE) /* output kept below this much during an upload */
-#define SS_OUT_MAX      PROTO_MAX_MESSAGE_LIMIT
+#define SS_REASON_MAX 320
+#define SS_UPLOAD_CHUNK                                                                            \
+	((size_t)8 * PROTO_PART_SIZE) /* output kept below this much during an upload */
+#define SS_OUT_MAX PROTO_MAX_MESSAGE_LIMIT
 
 struct ss_upload {
 	int fd;
@@ -61,6 +62,7 @@ static void server_session_close(struct server_session *s, const char *fmt, ...)
 	if (s->state == SERVER_SESSION_CLOSED)
 		return;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
 	va_end(ap);
 	s->state = SERVER_SESSION_CLOSED;
