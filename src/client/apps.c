@@ -136,27 +136,6 @@ plain_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Printable ASCII as is, other bytes as \xNN, cut after 40 bytes. */
-static void quote_field(char *dst, size_t dstlen, const char *s, size_t len)
-{
-	size_t i, o = 0;
-	size_t max = len > 40 ? 40 : len;
-
-	for (i = 0; i < max && o + 5 < dstlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
-	}
-	if (max < len && o + 4 < dstlen) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
 /* ---- table ---- */
 
 void apps_free(struct app_table *t)
@@ -279,7 +258,7 @@ static int check_name(const struct line_ctx *lc, const struct field *f)
 	}
 	for (i = 0; i < f->len; i++) {
 		if (!name_char_ok(f->s[i])) {
-			quote_field(q, sizeof(q), f->s + i, 1);
+			util_quote_sample(q, sizeof(q), f->s + i, 1);
 			set_err(lc->err, lc->errlen, lc->file, lc->line, f->col + (unsigned)i,
 				"bad character '%s' in program name (allowed: A-Z a-z 0-9 . _ -)",
 				q);
@@ -295,7 +274,7 @@ static int check_path(const struct line_ctx *lc, const struct field *f)
 	size_t i;
 
 	if (f->len == 0 || f->s[0] != '/') {
-		quote_field(q, sizeof(q), f->s, f->len);
+		util_quote_sample(q, sizeof(q), f->s, f->len);
 		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
 			"path must be absolute, found '%s'", q);
 		return -1;
@@ -331,7 +310,7 @@ static int parse_yes(const struct line_ctx *lc, const struct field *f)
 		return 1;
 	if (f->len == 2 && strncasecmp(f->s, "no", 2) == 0)
 		return 0;
-	quote_field(q, sizeof(q), f->s, f->len);
+	util_quote_sample(q, sizeof(q), f->s, f->len);
 	set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
 		"third column must be 'yes' or 'no', found '%s'", q);
 	return -1;
@@ -534,18 +513,6 @@ int apps_check_url(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-/* FNV-1a 64: names the per-URL file, so several URLs of a group do not collide. */
-static uint64_t url_hash(const char *url)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *url; url++) {
-		h ^= (unsigned char)*url;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -722,7 +689,7 @@ static void set_file(struct app_argv *out, const char *base, const char *url, bo
 	if (ext)
 		url_extension(url, e);
 	snprintf(out->file, sizeof(out->file), "%s%016llx%s", base,
-		 (unsigned long long)url_hash(url), e);
+		 (unsigned long long)util_fnv1a64(url), e);
 }
 
 static void plan_builtin(struct argv_plan *p, struct scratch *s, enum builtin b, const char *url,

@@ -173,30 +173,6 @@ set_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col,
 	va_end(ap);
 }
 
-/*
- * Copies S into DST for a message: printable ASCII as is, anything else as
- * \xNN, cut after 40 bytes, so a garbage line cannot mess up a terminal.
- */
-static void quote_field(char *dst, size_t dstlen, const char *s, size_t len)
-{
-	size_t i, o = 0;
-	size_t max = len > 40 ? 40 : len;
-
-	for (i = 0; i < max && o + 5 < dstlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			dst[o++] = (char)c;
-		else
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
-	}
-	if (max < len && o + 4 < dstlen) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
 static void join_actions(char *dst, size_t dstlen, const char *const *actions)
 {
 	size_t o = 0;
@@ -661,7 +637,7 @@ static int check_key(enum exclusion_monitor monitor, const struct field *f, char
 	char q[200], list[400];
 	size_t i;
 
-	quote_field(q, sizeof(q), f->s, f->len);
+	util_quote_sample(q, sizeof(q), f->s, f->len);
 	if (f->len == 0) {
 		snprintf(msg, msglen, "empty key column");
 		return -1;
@@ -831,7 +807,7 @@ static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor,
 		return -1;
 	}
 	if (f[0].len != 1 || (f[0].s[0] != '+' && f[0].s[0] != '-')) {
-		quote_field(q, sizeof(q), f[0].s, f[0].len);
+		util_quote_sample(q, sizeof(q), f[0].s, f[0].len);
 		set_err(err, errlen, name, lineno, 1, "first column must be '+' or '-', found '%s'",
 			q);
 		return -1;
@@ -998,7 +974,7 @@ int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor
 	} else if (!strcmp(sign, "-") || ascii_caseeq(sign, f[0].len, "no")) {
 		s = '-';
 	} else {
-		quote_field(q, sizeof(q), sign, f[0].len);
+		util_quote_sample(q, sizeof(q), sign, f[0].len);
 		set_err(err, errlen, origin, line, 1,
 			"sign must be '+', '-', 'yes' or 'no', found '%s'", q);
 		return -1;

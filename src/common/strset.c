@@ -8,20 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 struct strset {
 	char **slot;
 	size_t cap; /* power of two */
 	size_t count;
 };
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
-}
 
 struct strset *strset_new(void)
 {
@@ -50,7 +43,7 @@ void strset_free(struct strset *s)
 
 static size_t find(char **slot, size_t cap, const char *str)
 {
-	size_t i = (size_t)hash(str) & (cap - 1);
+	size_t i = (size_t)util_fnv1a64(str) & (cap - 1);
 
 	while (slot[i] && strcmp(slot[i], str) != 0)
 		i = (i + 1) & (cap - 1);

@@ -174,6 +174,37 @@ char *util_escape_dup(const char *s, size_t len)
 	return buf;
 }
 
+void util_quote_sample(char *dst, size_t dstlen, const char *s, size_t len)
+{
+	size_t i, o = 0;
+	size_t max = len > 40 ? 40 : len;
+
+	for (i = 0; i < max && o + 5 < dstlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
+	}
+	if (max < len && o + 4 < dstlen) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
+uint64_t util_fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

@@ -63,6 +63,16 @@ size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 /* Same into a malloc'ed string (NULL on allocation failure). */
 char *util_escape_dup(const char *s, size_t len);
 
+/*
+ * Copies the first 40 bytes of S (LEN bytes) into DST for an error message:
+ * printable ASCII as is, other bytes as \xNN, "..." if cut, always
+ * NUL-terminated, so a garbage line cannot mess up a terminal.
+ */
+void util_quote_sample(char *dst, size_t dstlen, const char *s, size_t len);
+
+/* FNV-1a 64 hash of the NUL-terminated string S (names, hash tables; not for security). */
+uint64_t util_fnv1a64(const char *s);
+
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t util_now_mono_ns(void);
 uint64_t util_now_boot_ns(void);

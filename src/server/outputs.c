@@ -384,17 +384,6 @@ static bool name_byte_ok(unsigned char c)
 	return c >= 0x20 && c < 0x7f && !strchr("\\/:?\"*<>|&%", c);
 }
 
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 /* Escaped URL into OUT (>= OUTPUTS_NAME_URL_MAX + 18 bytes), cut and hashed if too long. */
 static void escape_url_name(const char *url, char *out)
 {
@@ -405,7 +394,7 @@ static void escape_url_name(const char *url, char *out)
 		size_t need = name_byte_ok(*p) ? 1 : 3;
 
 		if (n + need > OUTPUTS_NAME_URL_MAX) {
-			snprintf(out + n, 18, "~%016llx", (unsigned long long)fnv1a64(url));
+			snprintf(out + n, 18, "~%016llx", (unsigned long long)util_fnv1a64(url));
 			return;
 		}
 		if (need == 1)
