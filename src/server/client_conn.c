@@ -207,6 +207,7 @@ static void conn_close(struct client_conn *c, enum client_conn_close reason, con
 	c->state = CLIENT_CONN_CLOSING;
 	c->reason = reason;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(c->why, sizeof(c->why), fmt, ap);
 	va_end(ap);
 	if (reason != CLIENT_CONN_CLOSE_PROTOCOL)
@@ -271,6 +272,7 @@ static void client_protocol_error(struct client_conn *c, const char *fmt, ...)
 	if (!conn_open(c))
 		return;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	frame_sample(c, sample, &framelen);
