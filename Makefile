@@ -18,7 +18,8 @@ CLANG    ?= clang
 BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPFDIR   := build/bpf
-PKGS     := libbpf libpcre2-8 jansson libuv libmnl libnftables libpcap libarchive libcrypto expat
+PKGS     := libbpf libpcre2-8 jansson libuv libmnl libnftables libpcap libarchive libcrypto expat \
+	libmicrohttpd
 
 ifeq ($(V),1)
 Q =
@@ -43,7 +44,8 @@ LDFLAGS_ALL += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) $(filter-out src/server/main.c,$(wildcard src/server/*.c)) \
-	$(filter-out src/client/main.c,$(wildcard src/client/*.c))
+	$(filter-out src/client/main.c,$(wildcard src/client/*.c)) \
+	$(filter-out src/corpus/main.c,$(wildcard src/corpus/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libcapture.a
 
@@ -60,7 +62,8 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/capture-client $(BUILD)/samples/dropper
+all: $(BUILD)/capture-client $(BUILD)/capture-server $(BUILD)/capture-corpusd \
+	$(BUILD)/samples/dropper
 
 deps:
 	$(Q)./scripts/deps.sh
@@ -97,6 +100,15 @@ $(BUILD)/capture-client: $(BUILD)/obj/client/main.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+$(BUILD)/capture-server: $(BUILD)/obj/server/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The corpus web server (test sites of corpus/, served in the services namespace).
+$(BUILD)/capture-corpusd: $(BUILD)/obj/corpus/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
 # ---- tests ----
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	$(Q)mkdir -p $(@D)
@@ -120,7 +132,7 @@ $(BUILD)/samples/%: samples/%.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
-tests: $(BUILD)/capture-client $(UNIT_BIN) $(E2E_BIN) $(PROG_BIN)
+tests: $(BUILD)/capture-client $(BUILD)/capture-server $(BUILD)/capture-corpusd $(UNIT_BIN) $(E2E_BIN) $(PROG_BIN)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 tests

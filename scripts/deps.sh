@@ -9,7 +9,7 @@ make gcc clang llvm pkg-config clang-format clang-tidy cppcheck
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libpcre2-dev libjansson-dev libuv1-dev liburing-dev
 libmnl-dev libnftables-dev libpcap-dev libarchive-dev libssl-dev libexpat1-dev
-libcmocka-dev libclang-rt-14-dev
+libcmocka-dev libclang-rt-14-dev libmicrohttpd-dev
 iproute2 chromium
 "
 

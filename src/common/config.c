@@ -202,6 +202,7 @@ void config_free(struct capture_config *cfg)
 	free(cfg->log_directory);
 	free(cfg->sandbox_root);
 	free(cfg->sandbox_client_path);
+	free(cfg->sandbox_services);
 	free(cfg->applications_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -363,6 +364,7 @@ static const struct attr_spec sandbox_attrs[] = {
     {"memory", ATTR_SIZE0, false, CFG(sandbox_memory_bytes), 1ull << 16, 1ull << 40, NULL},
     A_UINT("pids", sandbox_pids_max, 0, 1000000),
     {"client-path", ATTR_EXEC, false, CFG(sandbox_client_path), 0, 0, NULL},
+    {"services-namespace", ATTR_TEXT, false, CFG(sandbox_services), 0, 0, NULL},
     A_END,
 };
 

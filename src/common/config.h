@@ -157,6 +157,7 @@ struct capture_config {
 	uint64_t sandbox_memory_bytes;        /* memory limit of a guest; 2 GiB; 0 = none */
 	unsigned sandbox_pids_max;            /* process limit of a guest; 1024; 0 = none */
 	char *sandbox_client_path;            /* capture-client binary; NULL = beside the server */
+	char *sandbox_services; /* services network namespace; NULL = "capture-services" */
 
 	/* <application> (ours), in file order, and <applications file> */
 	struct config_application *applications;

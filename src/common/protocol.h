@@ -202,6 +202,10 @@ enum proto_error {
 	PROTO_ERR_NE_CONNECT_ERROR_DL_TEMP_FILE = 268455937,      /* 0x10005001 (sic), minor */
 	PROTO_ERR_INVALID_ERROR_CODE_FROM_CLIENT = 268460032,     /* 0x10006000 */
 	PROTO_ERR_INVALID_URL = 268464128,                        /* 0x10007000 */
+	/* ours (an original server logs them as INVALID_ERROR_CODE_FROM_CLIENT) */
+	PROTO_ERR_EVENTS_LOST = 268468224,   /* 0x10008000: sensor records lost, nothing reported;
+					      * minor = records lost (capped) */
+	PROTO_ERR_SANDBOX_ERROR = 268468480, /* 0x10008100: the guest could not be set up */
 };
 
 /* The original's name of CODE ("NETWORK_ERROR"), or NULL if it has none. */
