@@ -11,6 +11,8 @@
 int log_level = LOG_LEVEL_WARN;
 static const char *log_procname = "capture";
 static FILE *log_stream;
+static void (*hook_before)(void *), (*hook_after)(void *);
+static void *hook_arg;
 
 void log_init(const char *procname, int level, FILE *stream)
 {
@@ -24,11 +26,20 @@ void log_set_level(int level)
 	log_level = level;
 }
 
+void log_set_hooks(void (*before)(void *), void (*after)(void *), void *arg)
+{
+	hook_before = before;
+	hook_after = after;
+	hook_arg = arg;
+}
+
 static void log_vwrite(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	FILE *out = log_stream ? log_stream : stderr;
 	int saved = errno;
 
+	if (hook_before)
+		hook_before(hook_arg);
 	fprintf(out, "%s: %s", log_procname, prefix);
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): the callers va_start it */
 	vfprintf(out, fmt, ap);
@@ -36,6 +47,8 @@ static void log_vwrite(const char *prefix, const char *fmt, va_list ap, const ch
 		fprintf(out, ": %s", suffix);
 	fputc('\n', out);
 	fflush(out);
+	if (hook_after)
+		hook_after(hook_arg);
 	errno = saved;
 }
 

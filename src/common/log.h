@@ -22,6 +22,8 @@ extern int log_level; /* current threshold; written only by log_init()/log_set_l
 /* Sets the program name shown in each line, the level and the stream (NULL = stderr). */
 void log_init(const char *procname, int level, FILE *stream);
 void log_set_level(int level);
+/* BEFORE/AFTER run around every line (e.g. to take a live status line off the terminal). */
+void log_set_hooks(void (*before)(void *), void (*after)(void *), void *arg);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,1374 @@
+/*
+ * server.c - see server.h.
+ *
+ * Ownership: a struct group owns its URL entries and per-URL results from
+ * the moment it is taken from the queue until every URL has ended or the
+ * group was turned into retry groups; the retry list and a guest's
+ * in-flight pointer are the only places a group lives.  A connection has a
+ * slot (its ctx) that says which guest it is, set on identification and
+ * freed in on_closed().
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "client/apps.h"
+#include "client/exclusion.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "server/archive_manifest.h"
+#include "server/client_conn.h"
+#include "server/guest_local.h"
+#include "server/outputs.h"
+#include "server/progress.h"
+#include "server/url_queue.h"
+#include "server/url_source.h"
+
+#define EVENTS_KEPT_MAX  100000 /* events of one URL kept for its report (the log has all) */
+#define SHUTDOWN_WAIT_MS 100
+#define LOCAL_VM_SERVER  "local"
+
+struct stored_event {
+	struct capture_event ev;
+	char *strs[4]; /* action, process, object1, object2 (owned) */
+};
+
+/* What one URL of a group in flight has gathered. */
+struct url_result {
+	struct outputs_eventlog *elog;
+	struct stored_event *events;
+	size_t nevents, cap, total_events;
+	uint64_t first_event_ns; /* CLOCK_REALTIME, 0 = none */
+	char *archive;           /* file name in the log directory */
+	struct output_file *files;
+	size_t nfiles;
+};
+
+struct group {
+	struct group *next; /* retry list */
+	char id[16];
+	struct url_entry *urls;
+	size_t n;
+	unsigned attempts[CONFIG_RETRY_COUNT];
+	uint64_t queued_ns;     /* CLOCK_REALTIME, first queued */
+	uint64_t dispatched_ns; /* CLOCK_MONOTONIC */
+	uint64_t started_ns;    /* CLOCK_REALTIME of the client's start (0 before) */
+	struct url_result *res; /* n entries while in flight */
+};
+
+enum guest_state {
+	GUEST_DOWN = 0,  /* nothing runs: to be reverted */
+	GUEST_REVERTING, /* backend working */
+	GUEST_STARTING,  /* reverted; waiting for its client to identify */
+	GUEST_READY,     /* client connected */
+};
+
+struct guest {
+	struct server *srv;
+	int index; /* backend guest, or -1 for a client started by hand */
+	char vm_server_id[64], vm_id[64];
+	enum guest_state state;
+	struct client_conn *conn;
+	struct group *group; /* in flight */
+	uv_timer_t stall;    /* vm_stalled_after_revert_timeout */
+	uint64_t revert_ns;  /* CLOCK_MONOTONIC start of the last revert */
+	struct guest *next;  /* external guests list */
+};
+
+struct conn_slot {
+	struct server *srv;
+	struct guest *guest;
+};
+
+struct server {
+	const struct server_opts *o;
+	const struct capture_config *cfg;
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_timer_t poll_timer, stats_timer, draw_timer, shutdown_timer;
+	uv_signal_t sigint, sigterm;
+	struct outputs *out;
+	struct url_queue *queue;
+	struct url_source *src;
+	struct progress *prog;
+	struct group *retries; /* LIFO: pushed at the front */
+	struct guest_backend *backend;
+	struct guest *guests; /* backend guests, backend->count */
+	struct guest *external;
+	struct exclusion_set *excl;
+	struct proto_msg *exclusions;
+	size_t nexclusions;
+	unsigned char key[4096];
+	size_t keylen;
+	char upload_dir[4096];
+	char run_dir[64];
+	char apps_path[128];
+	char port_arg[8], tmpfs_arg[24], mem_arg[24], pids_arg[16];
+	const char *client_argv[40];
+	uint64_t in_flight; /* URLs */
+	bool listening; /* the listener handle is initialised */
+	bool stopping;
+	int exit_code;
+};
+
+static void dispatch_all(struct server *s);
+static void shutdown_server(struct server *s, int code);
+static void revert_guest(struct guest *g, const char *why);
+static void arm_stall(struct guest *g);
+
+/* ---- groups ---- */
+
+static void result_free(struct url_result *r)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		for (size_t k = 0; k < 4; k++)
+			free(r->events[i].strs[k]);
+	free(r->events);
+	if (r->elog && outputs_eventlog_close(r->elog) < 0)
+		log_warn("closing an event log");
+	free(r->archive);
+	archive_manifest_free(r->files, r->nfiles);
+	memset(r, 0, sizeof(*r));
+}
+
+static void group_free(struct group *grp)
+{
+	if (!grp)
+		return;
+	for (size_t i = 0; i < grp->n; i++) {
+		url_line_entry_free(&grp->urls[i]);
+		if (grp->res)
+			result_free(&grp->res[i]);
+	}
+	free(grp->urls);
+	free(grp->res);
+	free(grp);
+}
+
+static struct group *group_new(size_t n)
+{
+	struct group *grp = calloc(1, sizeof(*grp));
+
+	if (!grp || !(grp->urls = calloc(n, sizeof(*grp->urls)))) {
+		free(grp);
+		return NULL;
+	}
+	grp->n = n;
+	/* random 32-bit ids, as the original; a retry gets a new one */
+	snprintf(grp->id, sizeof(grp->id), "%u", arc4random());
+	grp->queued_ns = util_now_real_ns();
+	return grp;
+}
+
+/* The next group: a retry first, else up to the algorithm's size from the queue. */
+static struct group *next_group(struct server *s)
+{
+	struct url_entry e[1];
+	struct group *grp = s->retries;
+	ssize_t n;
+
+	if (grp) {
+		s->retries = grp->next;
+		grp->next = NULL;
+		return grp;
+	}
+	/* seq: one URL per group, so every event belongs to its URL */
+	n = url_queue_pop_group(s->queue, e, 1);
+	if (n <= 0)
+		return NULL;
+	grp = group_new(1);
+	if (!grp) {
+		log_warnx("out of memory: %s stays queued", e[0].url);
+		if (url_queue_push_front(s->queue, e, 1) < 0)
+			log_warnx("out of memory: %s is lost", e[0].url);
+		url_line_entry_free(&e[0]);
+		return NULL;
+	}
+	grp->urls[0] = e[0];
+	return grp;
+}
+
+static struct output_visit visit_of(const struct group *grp, size_t i)
+{
+	return (struct output_visit){
+	    .group_id = grp->id,
+	    .url = grp->urls[i].url,
+	    .client = grp->urls[i].client,
+	    .visit_time = grp->urls[i].visit_time,
+	    .started_ns = grp->started_ns,
+	};
+}
+
+/* ---- URL ends ---- */
+
+static double since_s(uint64_t mono_ns)
+{
+	return mono_ns ? (double)(util_now_mono_ns() - mono_ns) / 1e9 : -1;
+}
+
+static void write_report(struct server *s, struct group *grp, size_t i, enum output_verdict v,
+			 const struct output_error *err)
+{
+	struct url_result *r = &grp->res[i];
+	struct capture_event *evs = calloc(r->nevents ? r->nevents : 1, sizeof(*evs));
+	struct output_report rep = {
+	    .visit = visit_of(grp, i),
+	    .verdict = v,
+	    .error = err,
+	    .queued_ns = grp->queued_ns,
+	    .started_ns = grp->started_ns,
+	    .finished_ns = util_now_real_ns(),
+	    .events = evs,
+	    .nevents = evs ? r->nevents : 0,
+	    .files = r->files,
+	    .nfiles = r->nfiles,
+	    .archive = r->archive,
+	};
+
+	for (size_t k = 0; evs && k < r->nevents; k++)
+		evs[k] = r->events[k].ev;
+	if (outputs_report_write(s->out, &rep) < 0)
+		log_warn("writing the report of %s", grp->urls[i].url);
+	free(evs);
+}
+
+/* URL I of GRP has its verdict: logs, report, counters. */
+static void url_end(struct server *s, struct group *grp, size_t i, enum output_verdict v,
+		    const struct output_error *err)
+{
+	struct output_visit vis = visit_of(grp, i);
+	struct url_result *r = &grp->res[i];
+	char ename[96] = "";
+	double first = -1;
+
+	if (v == OUTPUT_MALICIOUS) {
+		outputs_malicious(s->out, &vis);
+		outputs_progress(s->out, OUTPUT_VISITED, &vis, NULL);
+	} else if (v == OUTPUT_BENIGN) {
+		outputs_safe(s->out, &vis);
+		outputs_progress(s->out, OUTPUT_VISITED, &vis, NULL);
+	} else {
+		const char *name = proto_error_name(err->major);
+
+		outputs_error(s->out, &vis, err);
+		outputs_progress(s->out, OUTPUT_ERROR, &vis, err);
+		snprintf(ename, sizeof(ename), "%s-%u", name ? name : "UNKNOWN", err->minor);
+	}
+	write_report(s, grp, i, v, v == OUTPUT_VERDICT_ERROR ? err : NULL);
+	if (r->first_event_ns && grp->started_ns && r->first_event_ns >= grp->started_ns)
+		first = (double)(r->first_event_ns - grp->started_ns) / 1e9;
+	progress_url_done(s->prog, vis.url, v, ename, r->total_events, since_s(grp->dispatched_ns),
+			  first);
+}
+
+static int retry_class(uint32_t code)
+{
+	switch (code) {
+	case PROTO_ERR_NETWORK_ERROR: return CONFIG_RETRY_NETWORK_ERROR;
+	case PROTO_ERR_PROCESS_ERROR: return CONFIG_RETRY_PROCESS_ERROR;
+	case PROTO_ERR_TIMEOUT_ERROR: return CONFIG_RETRY_TIMEOUT_ERROR;
+	case PROTO_ERR_ATTACH_PROCESS_ERROR: return CONFIG_RETRY_ATTACH_PROCESS_ERROR;
+	case PROTO_ERR_VISITATION_EXCEPTION: return CONFIG_RETRY_VISITATION_EXCEPTION;
+	case PROTO_ERR_CAPTURE_CLIENT_INACTIVITY: return CONFIG_RETRY_CLIENT_INACTIVITY;
+	case PROTO_ERR_VM_STALLED: return CONFIG_RETRY_VM_STALLED;
+	case PROTO_ERR_CAPTURE_CLIENT_CONNECTION_RESET: return CONFIG_RETRY_CONNECTION_RESET;
+	case PROTO_ERR_SOCKET_ERROR: return CONFIG_RETRY_SOCKET_ERROR;
+	case PROTO_ERR_SANDBOX_ERROR: return CONFIG_RETRY_SANDBOX_ERROR;
+	case PROTO_ERR_EVENTS_LOST: return CONFIG_RETRY_INCONCLUSIVE;
+	default: return -1; /* INVALID_URL and the like: another visit would not help */
+	}
+}
+
+/*
+ * URL I of GRP failed with ERR: visit it again (alone, before any new URL)
+ * while its error class has retries left, else it ends in error.log.
+ */
+static void url_failed(struct server *s, struct group *grp, size_t i, struct output_error err)
+{
+	struct output_visit vis = visit_of(grp, i);
+	int cls = retry_class(err.major);
+	struct group *again;
+
+	if (!proto_error_name(err.major)) {
+		err.minor = err.major; /* keep the client's code visible */
+		err.major = PROTO_ERR_INVALID_ERROR_CODE_FROM_CLIENT;
+	}
+	if (cls < 0 || grp->attempts[cls] >= s->cfg->retries[cls] || s->stopping ||
+	    !(again = group_new(1))) {
+		url_end(s, grp, i, OUTPUT_VERDICT_ERROR, &err);
+		return;
+	}
+	if (url_line_entry_copy(&again->urls[0], &grp->urls[i]) < 0) {
+		group_free(again);
+		url_end(s, grp, i, OUTPUT_VERDICT_ERROR, &err);
+		return;
+	}
+	memcpy(again->attempts, grp->attempts, sizeof(again->attempts));
+	again->attempts[cls]++;
+	again->queued_ns = grp->queued_ns;
+	outputs_progress(s->out, OUTPUT_ERROR, &vis, &err);
+	log_info("%s: %s-%u, visiting it again (%s retry %u of %u)", vis.url,
+		 proto_error_name(err.major), err.minor, config_retry_name(cls),
+		 again->attempts[cls], s->cfg->retries[cls]);
+	progress_retry(s->prog);
+	again->next = s->retries;
+	s->retries = again;
+}
+
+/* ---- the group in flight of a guest ---- */
+
+static void take_group(struct guest *g)
+{
+	struct group *grp = g->group;
+
+	g->group = NULL;
+	if (grp) {
+		g->srv->in_flight -= grp->n;
+		progress_visiting(g->srv->prog, -(int)grp->n);
+	}
+}
+
+/* The client reported the end of the visit. */
+static void group_done(struct guest *g, const struct proto_visit *end)
+{
+	struct server *s = g->srv;
+	struct group *grp = g->group;
+
+	take_group(g);
+	for (size_t i = 0; i < grp->n; i++) {
+		const struct proto_item *it = i < end->n_items ? &end->items[i] : NULL;
+		struct output_error err = {
+		    .major = it && it->major_error_code ? it->major_error_code
+			     : end->type == PROTO_VISIT_ERROR ? end->error_code
+							      : 0,
+		    .minor = it ? it->minor_error_code : 0,
+		};
+
+		if (end->malicious || grp->res[i].total_events > 0)
+			url_end(s, grp, i, OUTPUT_MALICIOUS, NULL);
+		else if (err.major)
+			url_failed(s, grp, i, err);
+		else
+			url_end(s, grp, i, OUTPUT_BENIGN, NULL);
+	}
+	group_free(grp);
+}
+
+/* The visit ended without a report from the client (connection lost, stall, ...). */
+static void group_lost(struct guest *g, uint32_t code)
+{
+	struct server *s = g->srv;
+	struct group *grp = g->group;
+
+	take_group(g);
+	for (size_t i = 0; i < grp->n; i++) {
+		if (s->stopping && !grp->res[i].total_events)
+			log_warnx("%s: visit interrupted by the shutdown: no verdict recorded",
+				  grp->urls[i].url);
+		else if (grp->res[i].total_events > 0)
+			url_end(s, grp, i, OUTPUT_MALICIOUS, NULL);
+		else
+			url_failed(s, grp, i, (struct output_error){.major = code});
+	}
+	group_free(grp);
+}
+
+static int send_group(struct guest *g, struct group *grp)
+{
+	struct server *s = g->srv;
+	struct client_conn_visit v = {
+	    .identifier = grp->id,
+	    .program = grp->urls[0].client,
+	    .visit_time_s = (uint32_t)grp->urls[0].visit_time,
+	    .urls = grp->urls,
+	    .n = grp->n,
+	};
+	int rc;
+
+	grp->res = calloc(grp->n, sizeof(*grp->res));
+	if (!grp->res)
+		return -ENOMEM;
+	rc = client_conn_send_visit(g->conn, &v, grp);
+	if (rc < 0) {
+		free(grp->res);
+		grp->res = NULL;
+		return rc;
+	}
+	grp->dispatched_ns = util_now_mono_ns();
+	grp->started_ns = 0;
+	g->group = grp;
+	s->in_flight += grp->n;
+	progress_visiting(s->prog, (int)grp->n);
+	for (size_t i = 0; i < grp->n; i++) {
+		struct output_visit vis = visit_of(grp, i);
+
+		vis.started_ns = util_now_real_ns();
+		outputs_progress(s->out, OUTPUT_VISITING, &vis, NULL);
+	}
+	log_debug("group %s (%s) to %s/%s", grp->id, grp->urls[0].url, g->vm_server_id, g->vm_id);
+	return 0;
+}
+
+/* Gives G's idle client the next group, if there is one. */
+static void dispatch(struct guest *g)
+{
+	struct server *s = g->srv;
+	struct group *grp;
+	int rc;
+
+	if (s->stopping || g->state != GUEST_READY || g->group || !g->conn ||
+	    client_conn_state(g->conn) != CLIENT_CONN_WAITING)
+		return;
+	grp = next_group(s);
+	if (!grp)
+		return;
+	rc = send_group(g, grp);
+	if (rc < 0) {
+		log_warnx("cannot send group %s to %s: %s; it stays queued", grp->id, g->vm_id,
+			  strerror(-rc));
+		grp->next = s->retries;
+		s->retries = grp;
+		client_conn_close(g->conn);
+	}
+}
+
+static void check_finished(struct server *s)
+{
+	if (s->stopping || !s->cfg->terminate)
+		return;
+	if (s->src && !url_source_ended(s->src))
+		return;
+	if (s->retries || url_queue_len(s->queue) || s->in_flight)
+		return;
+	log_info("every URL has been visited: stopping (terminate=true)");
+	shutdown_server(s, SERVER_EXIT_DONE);
+}
+
+static void dispatch_all(struct server *s)
+{
+	for (unsigned i = 0; s->backend && i < s->backend->count; i++)
+		dispatch(&s->guests[i]);
+	for (struct guest *g = s->external; g; g = g->next)
+		dispatch(g);
+	check_finished(s);
+}
+
+/* ---- events and uploads ---- */
+
+/* "dd/MM/yyyy HH:mm:ss.mmm" (client clock, local time) -> CLOCK_REALTIME ns; 0 if unparsable. */
+static uint64_t parse_client_time(const char *t)
+{
+	struct tm tm = {0};
+	int ms = 0;
+
+	if (!t || sscanf(t, "%d/%d/%d %d:%d:%d.%d", &tm.tm_mday, &tm.tm_mon, &tm.tm_year,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+		return 0;
+	tm.tm_mon -= 1;
+	tm.tm_year -= 1900;
+	tm.tm_isdst = -1;
+	time_t secs = mktime(&tm);
+	if (secs == (time_t)-1 || ms < 0 || ms > 999)
+		return 0;
+	return (uint64_t)secs * 1000000000ull + (uint64_t)ms * 1000000ull;
+}
+
+static enum event_type event_type_of(const char *name)
+{
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+		if (!strcmp(name, event_type_name(t)))
+			return t;
+	return EVENT_SYSTEM; /* e.g. "registry" of an original client */
+}
+
+static int store_event(struct url_result *r, const struct capture_event *ev)
+{
+	struct stored_event *se;
+
+	if (r->nevents == EVENTS_KEPT_MAX)
+		return 0;
+	if (r->nevents == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct stored_event *nv = realloc(r->events, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		r->events = nv;
+		r->cap = cap;
+	}
+	se = &r->events[r->nevents];
+	*se = (struct stored_event){.ev = *ev};
+	se->strs[0] = strdup(ev->action);
+	se->strs[1] = strdup(ev->process);
+	se->strs[2] = strdup(ev->object1);
+	se->strs[3] = strdup(ev->object2);
+	if (!se->strs[0] || !se->strs[1] || !se->strs[2] || !se->strs[3]) {
+		for (int k = 0; k < 4; k++)
+			free(se->strs[k]);
+		return -1;
+	}
+	se->ev.action = se->strs[0];
+	se->ev.process = se->strs[1];
+	se->ev.object1 = se->strs[2];
+	se->ev.object2 = se->strs[3];
+	se->ev.comm = se->ev.detail = se->ev.argv = NULL;
+	se->ev.argv_len = 0;
+	r->nevents++;
+	return 0;
+}
+
+static void record_event(struct server *s, struct group *grp, const struct proto_system_event *pe)
+{
+	struct url_result *r = &grp->res[0]; /* seq groups hold one URL */
+	struct output_visit vis = visit_of(grp, 0);
+	struct capture_event ev = {
+	    .type = event_type_of(pe->type),
+	    .action = pe->action,
+	    .pid = pe->process_id,
+	    .process = pe->process,
+	    .object1 = pe->object1,
+	    .object2 = pe->object2 ? pe->object2 : "-1",
+	    .exit_status = -1,
+	};
+
+	ev.wall_ns = parse_client_time(pe->time);
+	if (!ev.wall_ns)
+		ev.wall_ns = util_now_real_ns();
+	if (!vis.started_ns)
+		vis.started_ns = grp->started_ns = util_now_real_ns();
+	if (!r->first_event_ns)
+		r->first_event_ns = util_now_real_ns();
+	r->total_events++;
+	if (!r->elog && !(r->elog = outputs_eventlog_new(s->out, &vis)))
+		log_warn("event log of %s", vis.url);
+	if (r->elog && outputs_eventlog_write(r->elog, &ev) < 0)
+		log_warn("writing %s", outputs_eventlog_path(r->elog));
+	if (store_event(r, &ev) < 0)
+		log_warnx("out of memory: an event of %s is only in its event log", vis.url);
+}
+
+static void keep_upload(struct server *s, struct group *grp, const char *path)
+{
+	struct output_visit vis = visit_of(grp, 0);
+	struct url_result *r = &grp->res[0];
+	char *dest = outputs_archive_path(s->out, &vis), err[512];
+
+	if (!dest || rename(path, dest) < 0) {
+		log_warn("keeping the upload of %s", vis.url);
+		unlink(path);
+		free(dest);
+		return;
+	}
+	if (r->archive) { /* a second upload of the same visit: keep the newest */
+		archive_manifest_free(r->files, r->nfiles);
+		r->files = NULL;
+		r->nfiles = 0;
+		free(r->archive);
+	}
+	r->archive = strdup(strrchr(dest, '/') ? strrchr(dest, '/') + 1 : dest);
+	if (archive_manifest_read(dest, &r->files, &r->nfiles, err, sizeof(err)) < 0)
+		log_warnx("%s", err);
+	log_info("%s: archive %s (%zu files)", vis.url, dest, r->nfiles);
+	free(dest);
+}
+
+/* ---- connection callbacks ---- */
+
+static struct guest *guest_of(struct client_conn *c)
+{
+	struct conn_slot *slot = client_conn_ctx(c);
+
+	return slot ? slot->guest : NULL;
+}
+
+static struct guest *find_guest(struct server *s, const char *vms, const char *vm)
+{
+	for (unsigned i = 0; s->backend && i < s->backend->count; i++)
+		if (!strcmp(vms, s->backend->vm_server_id) &&
+		    !strcmp(vm, s->backend->vm_id(s->backend, i)))
+			return &s->guests[i];
+	for (struct guest *g = s->external; g; g = g->next)
+		if (!strcmp(vms, g->vm_server_id) && !strcmp(vm, g->vm_id))
+			return g;
+	return NULL;
+}
+
+static struct guest *add_external(struct server *s, const char *vms, const char *vm)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->srv = s;
+	g->index = -1;
+	snprintf(g->vm_server_id, sizeof(g->vm_server_id), "%s", vms);
+	snprintf(g->vm_id, sizeof(g->vm_id), "%s", vm);
+	g->next = s->external;
+	s->external = g;
+	log_info("client %s/%s is not one of this server's guests: it visits, but is never "
+		 "reverted by the server",
+		 vms, vm);
+	return g;
+}
+
+static void remove_external(struct server *s, struct guest *g)
+{
+	for (struct guest **p = &s->external; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			free(g);
+			return;
+		}
+}
+
+/* First WAITING of a connection: which guest is it? */
+static struct guest *identify(struct server *s, struct client_conn *c)
+{
+	const char *vms = client_conn_vm_server_id(c), *vm = client_conn_vm_id(c);
+	struct guest *g = find_guest(s, vms, vm);
+
+	if (!g && !(g = add_external(s, vms, vm)))
+		return NULL;
+	if (g->conn && g->conn != c) {
+		log_warnx("guest %s/%s connected again: dropping its previous connection", vms, vm);
+		client_conn_close(g->conn);
+		g->conn = NULL;
+	}
+	if (g->index >= 0 && g->state != GUEST_READY && g->revert_ns)
+		progress_revert(s->prog, since_s(g->revert_ns));
+	g->conn = c;
+	g->state = GUEST_READY;
+	uv_timer_stop(&g->stall);
+	log_info("guest %s/%s: client %s from %s", vms, vm,
+		 client_conn_reconnected(c) ? "reconnected" : "connected", client_conn_peer(c));
+	return g;
+}
+
+static void on_ready(struct client_conn *c)
+{
+	struct conn_slot *slot = client_conn_ctx(c);
+	struct server *s = slot->srv;
+
+	if (!slot->guest && !(slot->guest = identify(s, c))) {
+		log_warnx("out of memory: dropping client %s", client_conn_peer(c));
+		client_conn_close(c);
+		return;
+	}
+	dispatch(slot->guest);
+	check_finished(s);
+}
+
+static void on_visit_started(struct client_conn *c, const struct proto_msg *start)
+{
+	struct guest *g = guest_of(c);
+
+	(void)start;
+	if (g && g->group && !g->group->started_ns)
+		g->group->started_ns = util_now_real_ns();
+}
+
+static void on_system_event(struct client_conn *c, const struct proto_msg *ev)
+{
+	struct guest *g = guest_of(c);
+
+	if (g && g->group)
+		record_event(g->srv, g->group, &ev->u.event);
+}
+
+static void on_file(struct client_conn *c, const char *path)
+{
+	struct guest *g = guest_of(c);
+
+	if (g && g->group)
+		keep_upload(g->srv, g->group, path);
+	else if (unlink(path) < 0)
+		log_warn("removing %s", path);
+}
+
+static void on_visit_done(struct client_conn *c, const struct proto_msg *end, void *group)
+{
+	struct guest *g = guest_of(c);
+
+	if (!g || g->group != group)
+		return;
+	group_done(g, &end->u.visit);
+	if (g->srv->o->halt_on_revert && end->u.visit.type == PROTO_VISIT_ERROR)
+		log_info("-r: not halting for a visit error the client reported itself");
+	dispatch_all(g->srv);
+}
+
+static void on_closed(struct client_conn *c, enum client_conn_close reason, void *group)
+{
+	struct conn_slot *slot = client_conn_ctx(c);
+	struct server *s = slot->srv;
+	struct guest *g = slot->guest;
+
+	free(slot);
+	if (!g)
+		return;
+	if (g->group && g->group == group)
+		group_lost(g, client_conn_error_code(reason));
+	if (g->conn != c) /* an older connection of a guest that reconnected */
+		return;
+	g->conn = NULL;
+	if (reason == CLIENT_CONN_CLOSE_INACTIVITY)
+		progress_client_inactivity(s->prog);
+	else if (reason == CLIENT_CONN_CLOSE_STALLED)
+		progress_vm_stalled(s->prog);
+	if (s->stopping) {
+		if (g->index < 0)
+			remove_external(s, g);
+		return;
+	}
+	log_warnx("guest %s/%s: connection closed (%s%s%s)", g->vm_server_id, g->vm_id,
+		  client_conn_close_name(reason), client_conn_close_message(c)[0] ? ": " : "",
+		  client_conn_close_message(c));
+	if (g->index < 0) {
+		remove_external(s, g);
+	} else if (reason == CLIENT_CONN_CLOSE_INACTIVITY || reason == CLIENT_CONN_CLOSE_STALLED ||
+		   reason == CLIENT_CONN_CLOSE_PROTOCOL) {
+		revert_guest(g, client_conn_close_name(reason));
+	} else {
+		/* the client reconnects by itself, or its exit makes the backend say so */
+		g->state = GUEST_STARTING;
+		arm_stall(g);
+	}
+	dispatch_all(s);
+}
+
+static const struct client_conn_callbacks conn_cb = {
+    .on_ready = on_ready,
+    .on_visit_started = on_visit_started,
+    .on_system_event = on_system_event,
+    .on_file = on_file,
+    .on_visit_done = on_visit_done,
+    .on_closed = on_closed,
+};
+
+/* ---- guests: reverts and the stall-after-revert deadline ---- */
+
+static void on_stall(uv_timer_t *t)
+{
+	struct guest *g = t->data;
+
+	log_warnx("guest %s/%s: no client within vm_stalled_after_revert_timeout (%u s): VM_STALLED",
+		  g->vm_server_id, g->vm_id, g->srv->cfg->vm_stalled_after_revert_timeout);
+	progress_vm_stalled(g->srv->prog);
+	revert_guest(g, "stalled after revert");
+}
+
+static void arm_stall(struct guest *g)
+{
+	uv_timer_start(&g->stall, on_stall,
+		       (uint64_t)g->srv->cfg->vm_stalled_after_revert_timeout * 1000, 0);
+}
+
+static void revert_guest(struct guest *g, const char *why)
+{
+	struct server *s = g->srv;
+	int rc;
+
+	if (s->stopping || g->index < 0)
+		return;
+	if (s->o->halt_on_revert && why) {
+		log_warnx("guest %s/%s needs a revert (%s): halting (-r)", g->vm_server_id, g->vm_id,
+			  why);
+		shutdown_server(s, SERVER_EXIT_HALTED);
+		return;
+	}
+	if (g->conn) {
+		struct client_conn *c = g->conn;
+
+		g->conn = NULL;
+		client_conn_close(c); /* its group comes back through on_closed() */
+	}
+	g->state = GUEST_REVERTING;
+	g->revert_ns = util_now_mono_ns();
+	arm_stall(g);
+	rc = s->backend->ops->revert(s->backend, (unsigned)g->index);
+	if (rc < 0)
+		log_warnx("guest %s/%s: revert failed: %s (trying again after the stall timeout)",
+			  g->vm_server_id, g->vm_id, strerror(-rc));
+}
+
+static void on_reverted(void *ctx, unsigned index, int status)
+{
+	struct server *s = ctx;
+	struct guest *g = &s->guests[index];
+
+	if (s->stopping || g->state != GUEST_REVERTING)
+		return;
+	if (status < 0) {
+		log_warnx("guest %s/%s: revert failed: %s", g->vm_server_id, g->vm_id,
+			  strerror(-status));
+		g->state = GUEST_DOWN; /* the stall timer tries again */
+		return;
+	}
+	g->state = GUEST_STARTING;
+	arm_stall(g);
+}
+
+static void on_exited(void *ctx, unsigned index, const char *why)
+{
+	struct server *s = ctx;
+	struct guest *g = &s->guests[index];
+
+	if (s->stopping)
+		return;
+	revert_guest(g, why);
+}
+
+/* ---- URL input ---- */
+
+static void on_entry(void *arg, const struct url_entry *e)
+{
+	struct server *s = arg;
+	int rc = url_queue_push(s->queue, e);
+
+	if (rc == 0)
+		log_info("%s:%lu: %s is already in this run: not visited again",
+			 s->o->url_file, e->line, e->url);
+	else if (rc < 0)
+		log_warn("%s:%lu: cannot queue %s", s->o->url_file, e->line, e->url);
+}
+
+static void on_invalid(void *arg, unsigned long line, const char *raw, size_t len,
+		       const char *msg)
+{
+	struct server *s = arg;
+
+	log_warnx("%s", msg);
+	if (outputs_invalid_url(s->out, raw, len, line) < 0)
+		log_warn("writing error.log");
+}
+
+static const struct url_source_ops source_ops = {.entry = on_entry, .invalid = on_invalid};
+
+static void poll_source(struct server *s)
+{
+	int rc;
+
+	if (!s->src || url_source_ended(s->src))
+		return;
+	do
+		rc = url_source_poll(s->src, &source_ops, s, 10000);
+	while (rc == 1);
+	if (rc < 0)
+		log_warn("reading %s", s->o->url_file);
+	progress_set_total(s->prog, url_queue_seen(s->queue));
+}
+
+static void on_poll(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	poll_source(s);
+	dispatch_all(s);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	struct output_stats st;
+
+	progress_stats(s->prog, &st);
+	if (outputs_stats(s->out, &st) < 0)
+		log_warn("writing stats.log");
+}
+
+static void on_draw(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	progress_draw(s->prog, false);
+}
+
+/* ---- listener ---- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct server *s = listener->data;
+	struct conn_slot *slot;
+	struct client_conn *c;
+	struct client_conn_params p = {
+	    .cfg = s->cfg,
+	    .auth_key = s->keylen ? s->key : NULL,
+	    .auth_key_len = s->keylen,
+	    .upload_dir = s->upload_dir,
+	    .exclusions = s->exclusions,
+	    .nexclusions = s->nexclusions,
+	    .cb = &conn_cb,
+	};
+	int rc;
+
+	if (status < 0) {
+		log_warnx("accepting a client: %s", uv_strerror(status));
+		return;
+	}
+	slot = calloc(1, sizeof(*slot));
+	if (!slot) {
+		log_warnx("out of memory: a client is not accepted");
+		return;
+	}
+	slot->srv = s;
+	p.ctx = slot;
+	rc = client_conn_accept(listener, &p, &c);
+	if (rc < 0) {
+		log_warnx("accepting a client: %s", uv_strerror(rc));
+		free(slot);
+		return;
+	}
+	if (s->stopping)
+		client_conn_close(c);
+}
+
+static int listen_on(struct server *s)
+{
+	const char *addr = s->o->listen_address ? s->o->listen_address : s->cfg->listen_address;
+	unsigned port = s->o->listen_port ? s->o->listen_port : s->cfg->listen_port;
+	struct sockaddr_storage sa;
+	int rc;
+
+	rc = strchr(addr, ':') ? uv_ip6_addr(addr, (int)port, (struct sockaddr_in6 *)&sa)
+			       : uv_ip4_addr(addr, (int)port, (struct sockaddr_in *)&sa);
+	if (rc == 0)
+		rc = uv_tcp_init(&s->loop, &s->listener);
+	s->listening = rc == 0;
+	s->listener.data = s;
+	if (rc == 0)
+		rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+	if (rc < 0) {
+		log_warnx("cannot listen on %s port %u: %s", addr, port, uv_strerror(rc));
+		return -1;
+	}
+	snprintf(s->port_arg, sizeof(s->port_arg), "%u", port);
+	log_info("listening on %s port %u", addr, port);
+	return 0;
+}
+
+/* ---- shutdown ---- */
+
+static bool guests_busy(struct server *s)
+{
+	for (unsigned i = 0; s->backend && i < s->backend->count; i++)
+		if (s->backend->ops->busy(s->backend, i))
+			return true;
+	return false;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_shutdown_wait(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	if (guests_busy(s))
+		return;
+	uv_timer_stop(t);
+	if (s->backend) {
+		s->backend->ops->free(s->backend);
+		s->backend = NULL;
+	}
+	uv_walk(&s->loop, close_handle, NULL);
+}
+
+static void shutdown_server(struct server *s, int code)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->exit_code = code;
+	uv_timer_stop(&s->poll_timer);
+	uv_timer_stop(&s->draw_timer);
+	uv_timer_stop(&s->stats_timer);
+	uv_signal_stop(&s->sigint);
+	uv_signal_stop(&s->sigterm);
+	if (s->listening)
+		uv_close((uv_handle_t *)&s->listener, NULL);
+	for (unsigned i = 0; s->backend && i < s->backend->count; i++) {
+		struct guest *g = &s->guests[i];
+
+		uv_timer_stop(&g->stall);
+		if (g->conn)
+			client_conn_close(g->conn);
+		s->backend->ops->stop(s->backend, i);
+	}
+	for (struct guest *g = s->external; g; g = g->next)
+		if (g->conn)
+			client_conn_close(g->conn);
+	uv_timer_start(&s->shutdown_timer, on_shutdown_wait, 0, SHUTDOWN_WAIT_MS);
+}
+
+static void on_signal(uv_signal_t *h, int signo)
+{
+	struct server *s = h->data;
+
+	log_warnx("%s: stopping; URLs not visited yet stay in %s", strsignal(signo),
+		  s->o->url_file ? s->o->url_file : "the input");
+	shutdown_server(s, SERVER_EXIT_INTERRUPTED);
+}
+
+/* ---- setup ---- */
+
+static int load_key(struct server *s)
+{
+	const char *path = s->cfg->auth_key_file;
+	CLEANUP_FD int fd = -1;
+	ssize_t n;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, s->key, sizeof(s->key));
+	if (n <= 0) {
+		log_warn("cannot read the authentication key %s", path);
+		return -1;
+	}
+	s->keylen = (size_t)n;
+	return 0;
+}
+
+static int proto_exclusion_type(enum exclusion_monitor m)
+{
+	switch (m) {
+	case EXCL_FILE: return PROTO_MSG_FILE_EXCLUSION;
+	case EXCL_PROCESS: return PROTO_MSG_PROCESS_EXCLUSION;
+	case EXCL_CONNECTION: return PROTO_MSG_CONNECTION_EXCLUSION;
+	case EXCL_REGISTRY: return PROTO_MSG_REGISTRY_EXCLUSION;
+	default: return -1; /* the protocol has no message for system rules */
+	}
+}
+
+/* send-exclusion-lists: the <exclusion-list> files, checked, as messages. */
+static int load_exclusions(struct server *s)
+{
+	const struct capture_config *cfg = s->cfg;
+	struct exclusion_rule_info ri;
+	char err[1024];
+	size_t n;
+
+	if (!cfg->send_exclusion_lists || !cfg->nexclusion_lists)
+		return 0;
+	s->excl = exclusion_set_new();
+	if (!s->excl)
+		return -1;
+	for (size_t i = 0; i < cfg->nexclusion_lists; i++)
+		if (exclusion_load_file(s->excl, (enum exclusion_monitor)cfg->exclusion_lists[i].monitor,
+					cfg->exclusion_lists[i].file, err, sizeof(err)) < 0) {
+			log_warnx("exclusion list rejected: %s", err);
+			return -1;
+		}
+	n = exclusion_rule_count(s->excl);
+	s->exclusions = calloc(n ? n : 1, sizeof(*s->exclusions));
+	if (!s->exclusions)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct proto_msg *m = &s->exclusions[s->nexclusions];
+		int type;
+
+		if (exclusion_rule_get(s->excl, i, &ri) < 0 ||
+		    (type = proto_exclusion_type(ri.monitor)) < 0)
+			continue;
+		proto_msg_init(m, (enum proto_msg_type)type);
+		m->u.exclusion.excluded = ri.sign == '+';
+		m->u.exclusion.action = (char *)(uintptr_t)ri.key;
+		m->u.exclusion.subject = (char *)(uintptr_t)ri.subject;
+		m->u.exclusion.object = (char *)(uintptr_t)ri.object;
+		s->nexclusions++;
+	}
+	log_info("%zu exclusion rules will be sent to every client", s->nexclusions);
+	return 0;
+}
+
+static int write_app_line(FILE *f, const char *name, const char *path, bool download)
+{
+	return fprintf(f, "%s\t%s%s\n", name, path, download ? "\tyes" : "") < 0 ? -1 : 0;
+}
+
+/*
+ * The clients' applications file: the <application>s of config.xml, then
+ * the lines of <applications file> (checked here, so a bad file stops the
+ * server, not every client).
+ */
+static int write_applications(struct server *s)
+{
+	const struct capture_config *cfg = s->cfg;
+	struct app_table *t = NULL;
+	char err[1024];
+	FILE *f;
+	int rc = 0;
+
+	if (cfg->applications_file &&
+	    apps_load(cfg->applications_file, &t, err, sizeof(err)) < 0) {
+		log_warnx("applications file rejected: %s", err);
+		return -1;
+	}
+	snprintf(s->apps_path, sizeof(s->apps_path), "%s/applications.conf", s->run_dir);
+	f = fopen(s->apps_path, "we");
+	if (!f) {
+		log_warn("cannot write %s", s->apps_path);
+		apps_free(t);
+		return -1;
+	}
+	fputs("# written by capture-server from its config.xml\n", f);
+	for (size_t i = 0; i < cfg->napplications && rc == 0; i++)
+		rc = write_app_line(f, cfg->applications[i].name, cfg->applications[i].path,
+				    cfg->applications[i].download);
+	for (size_t i = 0; t && i < apps_count(t) && rc == 0; i++) {
+		const struct app_entry *e = apps_get(t, i);
+
+		rc = write_app_line(f, e->name, e->path, e->download_first);
+	}
+	apps_free(t);
+	if (fclose(f) != 0 || rc < 0) {
+		log_warn("cannot write %s", s->apps_path);
+		return -1;
+	}
+	return 0;
+}
+
+static void size_arg(char *buf, size_t len, uint64_t bytes)
+{
+	snprintf(buf, len, "%llu", (unsigned long long)bytes);
+}
+
+/* The local clients' command line (guest_local adds -b VM_ID). */
+static void build_client_argv(struct server *s)
+{
+	const struct capture_config *cfg = s->cfg;
+	const char **a = s->client_argv;
+	size_t n = 0;
+
+	a[n++] = s->o->client_path;
+	a[n++] = "-s";
+	a[n++] = !strcmp(cfg->listen_address, "0.0.0.0") ? "127.0.0.1"
+		 : !strcmp(cfg->listen_address, "::")    ? "::1"
+							 : (s->o->listen_address ? s->o->listen_address
+										 : cfg->listen_address);
+	a[n++] = "-p";
+	a[n++] = s->port_arg;
+	a[n++] = "-a";
+	a[n++] = LOCAL_VM_SERVER;
+	if (cfg->auth_key_file) {
+		a[n++] = "--key";
+		a[n++] = cfg->auth_key_file;
+	}
+	a[n++] = "--sandbox";
+	a[n++] = "--network";
+	a[n++] = cfg->sandbox_network == CONFIG_NET_NONE       ? "none"
+		 : cfg->sandbox_network == CONFIG_NET_SERVICES ? "services"
+							       : "nat";
+	if (cfg->sandbox_services) {
+		a[n++] = "--services";
+		a[n++] = cfg->sandbox_services;
+	}
+	a[n++] = "--root";
+	a[n++] = cfg->sandbox_root;
+	size_arg(s->tmpfs_arg, sizeof(s->tmpfs_arg), cfg->sandbox_tmpfs_bytes);
+	a[n++] = "--tmpfs-size";
+	a[n++] = s->tmpfs_arg;
+	if (cfg->sandbox_memory_bytes) {
+		size_arg(s->mem_arg, sizeof(s->mem_arg), cfg->sandbox_memory_bytes);
+		a[n++] = "--memory";
+		a[n++] = s->mem_arg;
+	}
+	if (cfg->sandbox_pids_max) {
+		snprintf(s->pids_arg, sizeof(s->pids_arg), "%u", cfg->sandbox_pids_max);
+		a[n++] = "--pids";
+		a[n++] = s->pids_arg;
+	}
+	a[n++] = "--server-port";
+	a[n++] = s->port_arg;
+	a[n++] = "--applications";
+	a[n++] = s->apps_path;
+	a[n] = NULL;
+}
+
+static int start_guests(struct server *s)
+{
+	struct guest_local_params p = {
+	    .loop = &s->loop,
+	    .count = s->cfg->sandbox_count,
+	    .vm_server_id = LOCAL_VM_SERVER,
+	    .argv = s->client_argv,
+	    .log_dir = outputs_dir(s->out),
+	    .events = {.reverted = on_reverted, .exited = on_exited, .ctx = s},
+	};
+
+	if (!s->cfg->sandbox_count) {
+		log_info("no local guests: waiting for clients started by hand");
+		return 0;
+	}
+	if (write_applications(s) < 0)
+		return -1;
+	build_client_argv(s);
+	s->backend = guest_local_new(&p);
+	s->guests = s->backend ? calloc(s->backend->count, sizeof(*s->guests)) : NULL;
+	if (!s->guests) {
+		log_warn("local guests");
+		return -1;
+	}
+	for (unsigned i = 0; i < s->backend->count; i++) {
+		struct guest *g = &s->guests[i];
+
+		g->srv = s;
+		g->index = (int)i;
+		snprintf(g->vm_server_id, sizeof(g->vm_server_id), "%s", LOCAL_VM_SERVER);
+		snprintf(g->vm_id, sizeof(g->vm_id), "%s", s->backend->vm_id(s->backend, i));
+		uv_timer_init(&s->loop, &g->stall);
+		g->stall.data = g;
+		revert_guest(g, NULL); /* every guest starts from a revert, as the original */
+	}
+	log_info("%u local sandbox guests, client %s", s->backend->count, s->o->client_path);
+	return 0;
+}
+
+static int open_inputs(struct server *s)
+{
+	const struct capture_config *cfg = s->cfg;
+
+	s->queue = url_queue_new(cfg->client_default, (int)cfg->client_default_visit_time);
+	s->prog = progress_new(s->o->out ? s->o->out : stdout, s->o->tty);
+	if (!s->queue || !s->prog)
+		return -1;
+	s->out = outputs_open(cfg->log_directory);
+	if (!s->out) {
+		log_warn("cannot open the log directory %s", cfg->log_directory);
+		return -1;
+	}
+	snprintf(s->upload_dir, sizeof(s->upload_dir), "%s/.incoming", cfg->log_directory);
+	if (mkdir(s->upload_dir, 0700) < 0 && errno != EEXIST) {
+		log_warn("cannot create %s", s->upload_dir);
+		return -1;
+	}
+	if (s->o->url_file && !strcmp(s->o->url_file, "-")) {
+		int fl = fcntl(0, F_GETFL);
+
+		if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    !(s->src = url_source_new_fd(0, "standard input"))) {
+			log_warn("standard input");
+			return -1;
+		}
+	} else if (s->o->url_file && url_source_open(s->o->url_file, &s->src) < 0) {
+		log_warn("cannot read the URL file %s", s->o->url_file);
+		return -1;
+	}
+	if (!mkdtemp(strcpy(s->run_dir, "/tmp/capture-server-XXXXXX"))) {
+		log_warn("cannot create a run directory");
+		s->run_dir[0] = '\0';
+		return -1;
+	}
+	return load_key(s) < 0 || load_exclusions(s) < 0 ? -1 : 0;
+}
+
+static int start_loop(struct server *s)
+{
+	uv_timer_t *timers[] = {&s->poll_timer, &s->stats_timer, &s->draw_timer,
+				&s->shutdown_timer};
+	uint64_t stats = s->o->stats_interval_ms ? s->o->stats_interval_ms
+						 : SERVER_STATS_INTERVAL_MS;
+
+	if (uv_loop_init(&s->loop) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
+		uv_timer_init(&s->loop, timers[i]);
+		timers[i]->data = s;
+	}
+	uv_signal_init(&s->loop, &s->sigint);
+	uv_signal_init(&s->loop, &s->sigterm);
+	s->sigint.data = s->sigterm.data = s;
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_timer_start(&s->poll_timer, on_poll, 0, SERVER_POLL_MS);
+	uv_timer_start(&s->stats_timer, on_stats, stats, stats);
+	if (s->o->tty)
+		uv_timer_start(&s->draw_timer, on_draw, 1000, 1000);
+	return 0;
+}
+
+static void cleanup(struct server *s)
+{
+	struct output_stats st;
+
+	while (s->retries) {
+		struct group *g = s->retries;
+
+		s->retries = g->next;
+		for (size_t i = 0; i < g->n; i++)
+			log_warnx("%s: not visited (the server stopped before its retry)",
+				  g->urls[i].url);
+		group_free(g);
+	}
+	if (url_queue_len(s->queue))
+		log_warnx("%zu URLs were not visited", url_queue_len(s->queue));
+	if (s->out) {
+		progress_stats(s->prog, &st);
+		outputs_stats(s->out, &st);
+	}
+	if (s->prog)
+		progress_print_summary(s->prog);
+	while (s->external) {
+		struct guest *g = s->external;
+
+		s->external = g->next;
+		free(g);
+	}
+	free(s->guests);
+	free(s->exclusions);
+	exclusion_set_free(s->excl);
+	url_source_free(s->src);
+	url_queue_free(s->queue);
+	progress_free(s->prog);
+	if (outputs_close(s->out) < 0)
+		log_warn("closing the logs");
+	if (s->apps_path[0])
+		unlink(s->apps_path);
+	if (s->run_dir[0])
+		rmdir(s->run_dir);
+	explicit_bzero(s->key, sizeof(s->key));
+}
+
+int server_run(const struct server_opts *o)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	int code = SERVER_EXIT_SETUP;
+
+	if (!s) {
+		log_warnx("out of memory");
+		return SERVER_EXIT_SETUP;
+	}
+	s->o = o;
+	s->cfg = o->cfg;
+	if (start_loop(s) < 0) {
+		free(s);
+		return SERVER_EXIT_SETUP;
+	}
+	if (open_inputs(s) == 0 && listen_on(s) == 0 && start_guests(s) == 0) {
+		poll_source(s);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+		code = s->exit_code;
+	} else {
+		shutdown_server(s, SERVER_EXIT_SETUP);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&s->loop) != 0)
+		log_warnx("event loop closed with handles still open");
+	cleanup(s);
+	free(s);
+	return code;
+}
