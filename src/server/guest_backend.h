@@ -44,8 +44,8 @@ struct guest_backend_ops {
 /* Every backend starts with this; the server only uses these fields. */
 struct guest_backend {
 	const struct guest_backend_ops *ops;
-	unsigned count;             /* guests 0..count-1 */
-	const char *vm_server_id;   /* -a of its clients */
+	unsigned count;                                                      /* guests 0..count-1 */
+	const char *vm_server_id;                                            /* -a of its clients */
 	const char *(*vm_id)(const struct guest_backend *b, unsigned index); /* -b */
 };
 

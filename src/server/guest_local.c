@@ -158,7 +158,7 @@ static int spawn_client(struct local_guest *g)
 		free(p);
 		return -errno;
 	}
-	o->argv[o->argc - 2] = g->vm_id; /* "-b" VM_ID are the last two */
+	o->argv[o->argc - 1] = g->vm_id; /* after "-b": the last word */
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
 	stdio[1].data.fd = stdio[2].data.fd = fd;

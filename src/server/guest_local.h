@@ -25,10 +25,10 @@
 
 struct guest_local_params {
 	uv_loop_t *loop;
-	unsigned count;            /* guests, 1..256 */
-	const char *vm_server_id;  /* -a of every client ("local") */
-	const char *const *argv;   /* client path and options without -b; NULL-terminated */
-	const char *log_dir;       /* client-<vm-id>.log files go here */
+	unsigned count;           /* guests, 1..256 */
+	const char *vm_server_id; /* -a of every client ("local") */
+	const char *const *argv;  /* client path and options without -b; NULL-terminated */
+	const char *log_dir;      /* client-<vm-id>.log files go here */
 	struct guest_backend_events events;
 };
 

@@ -134,8 +134,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'r':
 			c->halt = true;
 			/* the original's "-r true" / "-r false" */
-			if (optind < argc && (!strcmp(argv[optind], "true") ||
-					      !strcmp(argv[optind], "false")))
+			if (optind < argc &&
+			    (!strcmp(argv[optind], "true") || !strcmp(argv[optind], "false")))
 				c->halt = !strcmp(argv[optind++], "true");
 			break;
 		case 'h': usage(stdout); exit(0);
@@ -167,7 +167,8 @@ int main(int argc, char **argv)
 		return config_check(c.config, stdout) == 0 ? 0 : SERVER_EXIT_SETUP;
 	log_set_level(c.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (c.listen && parse_listen(c.listen, addr, sizeof(addr), &o.listen_port) < 0) {
-		fprintf(stderr, "capture-server: -s %s: expected ADDR[:PORT] (e.g. 127.0.0.1:7070)\n",
+		fprintf(stderr,
+			"capture-server: -s %s: expected ADDR[:PORT] (e.g. 127.0.0.1:7070)\n",
 			c.listen);
 		return SERVER_EXIT_SETUP;
 	}

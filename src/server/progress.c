@@ -235,18 +235,18 @@ void progress_print_summary(struct progress *p)
 			"EVENTS", "SECONDS");
 		for (size_t i = 0; i < p->nrows; i++) {
 			const struct progress_row *r = &p->rows[i];
-			int w = (int)strlen(r->url);
+			bool cut = strlen(r->url) > TABLE_URL_WIDTH;
+			int w = cut ? TABLE_URL_WIDTH - 3 : TABLE_URL_WIDTH;
 
-			fprintf(p->out, "%-*.*s%s  %-32s %7zu %8.1f\n", TABLE_URL_WIDTH,
-				w > TABLE_URL_WIDTH ? TABLE_URL_WIDTH - 3 : TABLE_URL_WIDTH, r->url,
-				w > TABLE_URL_WIDTH ? "..." : "", r->verdict, r->events, r->seconds);
+			fprintf(p->out, "%-*.*s%s  %-32s %7zu %8.1f\n", w, w, r->url,
+				cut ? "..." : "", r->verdict, r->events, r->seconds);
 		}
 		if (p->rows_dropped)
 			fprintf(p->out, "(%llu more URLs: see log/progress.log)\n",
 				(unsigned long long)p->rows_dropped);
 	}
 	progress_format(p, line, sizeof(line));
-	fprintf(p->out, "\n%s  retries %llu  reverts %llu\n", line,
-		(unsigned long long)p->retries, (unsigned long long)p->reverts);
+	fprintf(p->out, "\n%s  retries %llu  reverts %llu\n", line, (unsigned long long)p->retries,
+		(unsigned long long)p->reverts);
 	fflush(p->out);
 }

@@ -41,7 +41,8 @@ void progress_visiting(struct progress *p, int delta);
  * first state change, < 0 if none.
  */
 void progress_url_done(struct progress *p, const char *url, enum output_verdict verdict,
-		       const char *error_name, size_t events, double visit_s, double first_change_s);
+		       const char *error_name, size_t events, double visit_s,
+		       double first_change_s);
 /* A group was re-queued after an error (another attempt follows). */
 void progress_retry(struct progress *p);
 /* A guest was reverted in SECONDS; STALLED/INACTIVE say why, if that was the cause. */

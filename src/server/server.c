@@ -114,7 +114,7 @@ struct server {
 	char port_arg[8], tmpfs_arg[24], mem_arg[24], pids_arg[16];
 	const char *client_argv[40];
 	uint64_t in_flight; /* URLs */
-	bool listening; /* the listener handle is initialised */
+	bool listening;     /* the listener handle is initialised */
 	bool stopping;
 	int exit_code;
 };
@@ -346,7 +346,7 @@ static void group_done(struct guest *g, const struct proto_visit *end)
 	for (size_t i = 0; i < grp->n; i++) {
 		const struct proto_item *it = i < end->n_items ? &end->items[i] : NULL;
 		struct output_error err = {
-		    .major = it && it->major_error_code ? it->major_error_code
+		    .major = it && it->major_error_code       ? it->major_error_code
 			     : end->type == PROTO_VISIT_ERROR ? end->error_code
 							      : 0,
 		    .minor = it ? it->minor_error_code : 0,
@@ -759,8 +759,9 @@ static void on_stall(uv_timer_t *t)
 {
 	struct guest *g = t->data;
 
-	log_warnx("guest %s/%s: no client within vm_stalled_after_revert_timeout (%u s): VM_STALLED",
-		  g->vm_server_id, g->vm_id, g->srv->cfg->vm_stalled_after_revert_timeout);
+	log_warnx(
+	    "guest %s/%s: no client within vm_stalled_after_revert_timeout (%u s): VM_STALLED",
+	    g->vm_server_id, g->vm_id, g->srv->cfg->vm_stalled_after_revert_timeout);
 	progress_vm_stalled(g->srv->prog);
 	revert_guest(g, "stalled after revert");
 }
@@ -779,8 +780,8 @@ static void revert_guest(struct guest *g, const char *why)
 	if (s->stopping || g->index < 0)
 		return;
 	if (s->o->halt_on_revert && why) {
-		log_warnx("guest %s/%s needs a revert (%s): halting (-r)", g->vm_server_id, g->vm_id,
-			  why);
+		log_warnx("guest %s/%s needs a revert (%s): halting (-r)", g->vm_server_id,
+			  g->vm_id, why);
 		shutdown_server(s, SERVER_EXIT_HALTED);
 		return;
 	}
@@ -834,14 +835,13 @@ static void on_entry(void *arg, const struct url_entry *e)
 	int rc = url_queue_push(s->queue, e);
 
 	if (rc == 0)
-		log_info("%s:%lu: %s is already in this run: not visited again",
-			 s->o->url_file, e->line, e->url);
+		log_info("%s:%lu: %s is already in this run: not visited again", s->o->url_file,
+			 e->line, e->url);
 	else if (rc < 0)
 		log_warn("%s:%lu: cannot queue %s", s->o->url_file, e->line, e->url);
 }
 
-static void on_invalid(void *arg, unsigned long line, const char *raw, size_t len,
-		       const char *msg)
+static void on_invalid(void *arg, unsigned long line, const char *raw, size_t len, const char *msg)
 {
 	struct server *s = arg;
 
@@ -1068,7 +1068,8 @@ static int load_exclusions(struct server *s)
 	if (!s->excl)
 		return -1;
 	for (size_t i = 0; i < cfg->nexclusion_lists; i++)
-		if (exclusion_load_file(s->excl, (enum exclusion_monitor)cfg->exclusion_lists[i].monitor,
+		if (exclusion_load_file(s->excl,
+					(enum exclusion_monitor)cfg->exclusion_lists[i].monitor,
 					cfg->exclusion_lists[i].file, err, sizeof(err)) < 0) {
 			log_warnx("exclusion list rejected: %s", err);
 			return -1;
@@ -1113,8 +1114,7 @@ static int write_applications(struct server *s)
 	FILE *f;
 	int rc = 0;
 
-	if (cfg->applications_file &&
-	    apps_load(cfg->applications_file, &t, err, sizeof(err)) < 0) {
+	if (cfg->applications_file && apps_load(cfg->applications_file, &t, err, sizeof(err)) < 0) {
 		log_warnx("applications file rejected: %s", err);
 		return -1;
 	}
@@ -1157,9 +1157,9 @@ static void build_client_argv(struct server *s)
 	a[n++] = s->o->client_path;
 	a[n++] = "-s";
 	a[n++] = !strcmp(cfg->listen_address, "0.0.0.0") ? "127.0.0.1"
-		 : !strcmp(cfg->listen_address, "::")    ? "::1"
-							 : (s->o->listen_address ? s->o->listen_address
-										 : cfg->listen_address);
+		 : !strcmp(cfg->listen_address, "::")
+		     ? "::1"
+		     : (s->o->listen_address ? s->o->listen_address : cfg->listen_address);
 	a[n++] = "-p";
 	a[n++] = s->port_arg;
 	a[n++] = "-a";
@@ -1280,8 +1280,8 @@ static int start_loop(struct server *s)
 {
 	uv_timer_t *timers[] = {&s->poll_timer, &s->stats_timer, &s->draw_timer,
 				&s->shutdown_timer};
-	uint64_t stats = s->o->stats_interval_ms ? s->o->stats_interval_ms
-						 : SERVER_STATS_INTERVAL_MS;
+	uint64_t stats =
+	    s->o->stats_interval_ms ? s->o->stats_interval_ms : SERVER_STATS_INTERVAL_MS;
 
 	if (uv_loop_init(&s->loop) < 0)
 		return -1;
