@@ -1314,7 +1314,7 @@ static void cleanup(struct server *s)
 				  g->urls[i].url);
 		group_free(g);
 	}
-	if (url_queue_len(s->queue))
+	if (s->queue && url_queue_len(s->queue))
 		log_warnx("%zu URLs were not visited", url_queue_len(s->queue));
 	if (s->out) {
 		progress_stats(s->prog, &st);
