@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 	struct capture_config cfg;
 	struct server_opts o = {.out = stdout};
 	char addr[128], client[PATH_MAX];
+	const char *term;
 	int rc;
 
 	log_init("capture-server", LOG_LEVEL_INFO, stderr);
@@ -185,7 +186,8 @@ int main(int argc, char **argv)
 	o.url_file = c.urls;
 	o.halt_on_revert = c.halt;
 	o.client_path = client;
-	o.tty = isatty(STDOUT_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
+	term = getenv("TERM");
+	o.tty = isatty(STDOUT_FILENO) && term && strcmp(term, "dumb") != 0;
 	if (!o.url_file)
 		log_warnx("no -f URLFILE: waiting for URLs from nowhere (nothing to visit)");
 	rc = server_run(&o);

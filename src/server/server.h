@@ -29,8 +29,8 @@ enum server_exit {
 	SERVER_EXIT_HALTED = 4,      /* -r: a guest needed a revert */
 };
 
-#define SERVER_STATS_INTERVAL_MS (5 * 60 * 1000) /* stats.log line, as the original */
-#define SERVER_POLL_MS           500             /* URL file tailing */
+#define SERVER_STATS_INTERVAL_MS (5ull * 60 * 1000) /* stats.log line, as the original */
+#define SERVER_POLL_MS           500                /* URL file tailing */
 
 struct server_opts {
 	const struct capture_config *cfg; /* must outlive the run */
