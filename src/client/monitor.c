@@ -12,23 +12,20 @@
 #include "client/monitor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "client/classify.h"
-#include "client/event_builder.h"
 #include "client/exclusion.h"
 #include "client/proc_table.h"
+#include "client/watch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "guest/cgroup.h"
@@ -46,8 +43,7 @@ struct monitor {
 	uv_signal_t sigint, sigterm, sigchld;
 	struct sensor *sensor;
 	struct exclusion_set *excl;
-	struct proc_table *procs;
-	struct event_builder *builder;
+	struct watch *watch; /* record -> event -> classify, counts */
 	FILE *out;
 	char cgroup[4200];
 	pid_t child;
@@ -57,66 +53,26 @@ struct monitor {
 	bool timed_out;
 	bool output_failed;
 	uint64_t start_ns;
-	uint64_t reported[EVENT_TYPE_COUNT];
-	uint64_t excluded[EVENT_TYPE_COUNT];
-	uint64_t undecodable; /* records the builder could not understand */
 	uint64_t enabled_ops; /* ops the kernel produces; the others the lists exclude whole */
 	struct sandbox_visit *visit; /* --sandbox: the guest */
 	struct sandbox_visit_result vres;
 	bool have_vres;
 };
 
-/* Classifies EV and, if it is a state change, writes it. */
-static void handle_event(const struct capture_event *ev, void *ctx)
+/* Writes a reported event (the watch's emit callback). */
+static void write_event(const struct capture_event *ev, void *ctx)
 {
 	struct monitor *m = ctx;
 
-	if (!classify_is_reported(m->excl, ev)) {
-		m->excluded[ev->type]++;
-		return;
-	}
-	m->reported[ev->type]++;
 	if (m->opts->json ? event_write_json(m->out, ev) < 0 : (event_write_csv(m->out, ev), 0))
 		m->output_failed = true;
-}
-
-static int on_record(const struct sensor_record *rec, void *ctx)
-{
-	struct monitor *m = ctx;
-	struct capture_event ev;
-	int rc = event_builder_build(m->builder, rec, &ev);
-
-	if (rc < 0) {
-		m->undecodable++;
-		return 0;
-	}
-	if (rc == 0)
-		return 0;
-	/* excluded or not, a path the sensor saw need not be repeated from fanotify */
-	if (m->visit)
-		sandbox_visit_note(m->visit, &ev);
-	handle_event(&ev, m);
-	return 0;
-}
-
-static void drain(struct monitor *m)
-{
-	long n;
-
-	do {
-		n = sensor_drain(m->sensor);
-		if (n < 0) {
-			log_warnx("reading the sensor's ring buffer: %s", strerror((int)-n));
-			break;
-		}
-	} while (n > 0);
 }
 
 static void on_sensor_readable(uv_poll_t *h, int status, int events)
 {
 	(void)status;
 	(void)events;
-	drain(h->data);
+	watch_drain(((struct monitor *)h->data)->sensor);
 }
 
 static void reap(struct monitor *m)
@@ -149,7 +105,7 @@ static void on_tick(uv_timer_t *t)
 	struct monitor *m = t->data;
 	int populated;
 
-	drain(m);
+	watch_drain(m->sensor);
 	reap(m);
 	if (!m->opts->argv[0])
 		return; /* no program: the run ends on a signal or the timeout */
@@ -207,53 +163,20 @@ static void on_sigchld(uv_signal_t *h, int signum)
 	reap(h->data);
 }
 
-/*
- * Starts ARGV in the cgroup.  The child reports a failed exec through a
- * close-on-exec pipe, so "program not found" is an error of this run, not
- * an event of it.
- */
+/* Starts ARGV in the cgroup; "program not found" is an error of this run. */
 static int spawn(struct monitor *m, char **argv)
 {
-	CLEANUP_FD int cgfd = open(m->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int pipefd[2], err = 0;
-	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
-	ssize_t n;
-	pid_t pid;
+	int exec_errno;
 
-	if (cgfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-		log_warn("cannot prepare to start %s", argv[0]);
-		return -1;
-	}
-	args.cgroup = (uint64_t)cgfd;
-	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0) {
-		log_warn("cannot start %s in cgroup %s", argv[0], m->cgroup);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		err = errno;
-		(void)!write(pipefd[1], &err, sizeof(err));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	n = read(pipefd[0], &err, sizeof(err));
-	close(pipefd[0]);
-	m->child = pid;
-	if (n == sizeof(err)) {
-		log_warnx("cannot run %s: %s", argv[0], strerror(err));
-		waitpid(pid, NULL, 0);
+	if (watch_spawn(m->cgroup, argv, &m->child, &exec_errno) == 0)
+		return 0;
+	if (exec_errno) {
+		log_warnx("cannot run %s: %s", argv[0], strerror(exec_errno));
 		m->child_reaped = true;
-		return -1;
+	} else {
+		log_warn("cannot start %s in cgroup %s", argv[0], m->cgroup);
 	}
-	return 0;
+	return -1;
 }
 
 static int setup(struct monitor *m)
@@ -266,9 +189,8 @@ static int setup(struct monitor *m)
 	};
 
 	m->excl = exclusion_set_new();
-	m->procs = proc_table_new();
-	m->builder = m->procs ? event_builder_new(m->procs, (uint32_t)getpid()) : NULL;
-	if (!m->excl || !m->builder) {
+	m->watch = m->excl ? watch_new(m->excl, (uint32_t)getpid(), write_event, m) : NULL;
+	if (!m->watch) {
 		log_warnx("out of memory");
 		return -1;
 	}
@@ -288,6 +210,7 @@ static int setup(struct monitor *m)
 			return -1;
 		}
 		so.cgroup_path = sandbox_visit_scope(m->visit);
+		watch_set_visit(m->watch, m->visit);
 	} else {
 		cgroup_cleanup_stale("standalone-"); /* of clients that were killed */
 		snprintf(name, sizeof(name), "standalone-%d", (int)getpid());
@@ -300,12 +223,13 @@ static int setup(struct monitor *m)
 	}
 	so.ringbuf_bytes = o->ringbuf_bytes;
 	so.enabled_ops = m->enabled_ops = classify_enabled_ops(m->excl);
-	if (sensor_open(&so, on_record, m, &m->sensor, err, sizeof(err)) < 0) {
+	if (sensor_open(&so, watch_on_record, m->watch, &m->sensor, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return -1;
 	}
 	if (o->system_scope)
-		log_info("%u running processes named from /proc", proc_table_seed(m->procs));
+		log_info("%u running processes named from /proc",
+			 proc_table_seed(watch_procs(m->watch)));
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a child subreaper; orphans will be reaped by init");
 	return 0;
@@ -391,12 +315,13 @@ static json_t *visit_json(const struct sandbox_visit_result *r)
 static void print_summary_text(struct monitor *m, const struct sensor_stats *st, uint64_t lost,
 			       enum verdict v)
 {
+	const struct watch_counts *c = watch_counts(m->watch);
 	uint64_t total = 0, excl = 0;
 	double secs = (double)(util_now_mono_ns() - m->start_ns) / 1e9;
 
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
-		total += m->reported[t];
-		excl += m->excluded[t];
+		total += c->reported[t];
+		excl += c->excluded[t];
 	}
 	fprintf(stderr, "capture-client: summary\n");
 	fprintf(stderr, "  scope:    %s\n",
@@ -422,10 +347,10 @@ static void print_summary_text(struct monitor *m, const struct sensor_stats *st,
 			m->stopped_by_signal ? " (interrupted)" : "");
 	fprintf(stderr,
 		"  reported: %llu (process %llu, file %llu, connection %llu, system %llu)\n",
-		(unsigned long long)total, (unsigned long long)m->reported[EVENT_PROCESS],
-		(unsigned long long)m->reported[EVENT_FILE],
-		(unsigned long long)m->reported[EVENT_CONNECTION],
-		(unsigned long long)m->reported[EVENT_SYSTEM]);
+		(unsigned long long)total, (unsigned long long)c->reported[EVENT_PROCESS],
+		(unsigned long long)c->reported[EVENT_FILE],
+		(unsigned long long)c->reported[EVENT_CONNECTION],
+		(unsigned long long)c->reported[EVENT_SYSTEM]);
 	fprintf(stderr, "  excluded: %llu", (unsigned long long)excl);
 	for (unsigned op = 1, first = 1; op < SENSOR_OP_MAX; op++) {
 		if (m->enabled_ops & (1ull << op))
@@ -446,14 +371,15 @@ static void print_summary_json(struct monitor *m, const struct sensor_stats *st,
 			       enum verdict v)
 {
 	json_t *o = json_object(), *rep = json_object(), *exc = json_object(), *ops = json_object();
+	const struct watch_counts *c = watch_counts(m->watch);
 
 	if (!o || !rep || !exc || !ops)
 		goto out;
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
 		json_object_set_new(rep, event_type_name(t),
-				    json_integer((json_int_t)m->reported[t]));
+				    json_integer((json_int_t)c->reported[t]));
 		json_object_set_new(exc, event_type_name(t),
-				    json_integer((json_int_t)m->excluded[t]));
+				    json_integer((json_int_t)c->excluded[t]));
 	}
 	for (unsigned op = 1; op < SENSOR_OP_MAX; op++)
 		json_object_set_new(ops, sensor_op_name(op),
@@ -495,26 +421,23 @@ out:
 static int conclude(struct monitor *m)
 {
 	struct sensor_stats st;
-	uint64_t total = 0, lost;
+	uint64_t lost;
 	enum verdict v;
 
-	drain(m);
+	watch_drain(m->sensor);
 	if (m->visit) {
 		char err[1024];
 
-		if (sandbox_visit_finish(m->visit, m->procs, handle_event, m, &m->vres, err,
-					 sizeof(err)) < 0) {
+		if (sandbox_visit_finish(m->visit, watch_procs(m->watch), watch_handle, m->watch,
+					 &m->vres, err, sizeof(err)) < 0) {
 			log_warnx("collecting the guest's changes: %s", err);
 			return MONITOR_EXIT_ERROR;
 		}
 		m->have_vres = true;
 	}
 	sensor_stats(m->sensor, &st);
-	lost = st.drops_total + st.malformed + m->undecodable +
-	       (m->have_vres ? m->vres.fanotify_lost : 0);
-	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
-		total += m->reported[t];
-	v = classify_verdict(total, lost);
+	lost = watch_lost(m->watch, &st, m->have_vres ? m->vres.fanotify_lost : 0);
+	v = classify_verdict(watch_reported_total(m->watch), lost);
 	if (fflush(m->out) != 0 || m->output_failed) {
 		log_warn("writing the event log failed");
 		return MONITOR_EXIT_ERROR;
@@ -560,8 +483,7 @@ static void teardown(struct monitor *m)
 		fclose(m->out);
 	else if (m->out)
 		fflush(m->out);
-	event_builder_free(m->builder);
-	proc_table_free(m->procs);
+	watch_free(m->watch);
 	exclusion_set_free(m->excl);
 }
 
@@ -577,7 +499,8 @@ int monitor_run(const struct monitor_opts *opts)
 	if (m.visit) {
 		char err[1024];
 
-		if (sandbox_visit_start(m.visit, opts->argv, m.builder, err, sizeof(err)) < 0) {
+		if (sandbox_visit_start(m.visit, opts->argv, watch_builder(m.watch), err,
+					sizeof(err)) < 0) {
 			log_warnx("%s", err);
 			goto out;
 		}

@@ -1,0 +1,187 @@
+/*
+ * watch.c - see watch.h.
+ */
+#include "client/watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client/classify.h"
+#include "client/event_builder.h"
+#include "client/proc_table.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct watch {
+	struct exclusion_set *excl;  /* borrowed */
+	struct sandbox_visit *visit; /* borrowed, may be NULL */
+	struct proc_table *procs;
+	struct event_builder *builder;
+	watch_emit_fn emit;
+	void *ctx;
+	struct watch_counts counts;
+};
+
+struct watch *watch_new(struct exclusion_set *excl, uint32_t harness_pid, watch_emit_fn emit,
+			void *ctx)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->excl = excl;
+	w->emit = emit;
+	w->ctx = ctx;
+	w->procs = proc_table_new();
+	w->builder = w->procs ? event_builder_new(w->procs, harness_pid) : NULL;
+	if (!w->builder) {
+		watch_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void watch_free(struct watch *w)
+{
+	if (!w)
+		return;
+	event_builder_free(w->builder);
+	proc_table_free(w->procs);
+	free(w);
+}
+
+struct event_builder *watch_builder(struct watch *w)
+{
+	return w->builder;
+}
+
+struct proc_table *watch_procs(struct watch *w)
+{
+	return w->procs;
+}
+
+void watch_set_visit(struct watch *w, struct sandbox_visit *v)
+{
+	w->visit = v;
+}
+
+int watch_build(struct watch *w, const struct sensor_record *rec, struct capture_event *ev)
+{
+	int rc = event_builder_build(w->builder, rec, ev);
+
+	if (rc < 0) {
+		w->counts.undecodable++;
+		return -1;
+	}
+	/* excluded or not, a path the sensor saw need not be repeated from fanotify */
+	if (rc > 0 && w->visit)
+		sandbox_visit_note(w->visit, ev);
+	return rc;
+}
+
+void watch_handle(const struct capture_event *ev, void *ctx)
+{
+	struct watch *w = ctx;
+
+	if (!classify_is_reported(w->excl, ev)) {
+		w->counts.excluded[ev->type]++;
+		return;
+	}
+	w->counts.reported[ev->type]++;
+	w->emit(ev, w->ctx);
+}
+
+int watch_on_record(const struct sensor_record *rec, void *ctx)
+{
+	struct watch *w = ctx;
+	struct capture_event ev;
+
+	if (watch_build(w, rec, &ev) > 0)
+		watch_handle(&ev, w);
+	return 0;
+}
+
+void watch_drain(struct sensor *s)
+{
+	long n;
+
+	do {
+		n = sensor_drain(s);
+		if (n < 0) {
+			log_warnx("reading the sensor's ring buffer: %s", strerror((int)-n));
+			break;
+		}
+	} while (n > 0);
+}
+
+const struct watch_counts *watch_counts(const struct watch *w)
+{
+	return &w->counts;
+}
+
+uint64_t watch_reported_total(const struct watch *w)
+{
+	uint64_t total = 0;
+
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+		total += w->counts.reported[t];
+	return total;
+}
+
+uint64_t watch_lost(const struct watch *w, const struct sensor_stats *st, uint64_t fanotify_lost)
+{
+	return st->drops_total + st->malformed + w->counts.undecodable + fanotify_lost;
+}
+
+/*
+ * The child reports a failed exec through a close-on-exec pipe, so
+ * "program not found" is an error of the run, not an event of it.
+ */
+int watch_spawn(const char *cgroup, char *const argv[], pid_t *pid, int *exec_errno)
+{
+	CLEANUP_FD int cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	int pipefd[2], err = 0;
+	ssize_t n;
+
+	*exec_errno = 0;
+	if (cgfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	args.cgroup = (uint64_t)cgfd;
+	*pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (*pid < 0) {
+		err = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		errno = err;
+		return -1;
+	}
+	if (*pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		err = errno;
+		(void)!write(pipefd[1], &err, sizeof(err));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], &err, sizeof(err));
+	close(pipefd[0]);
+	if (n == sizeof(err)) {
+		waitpid(*pid, NULL, 0);
+		*exec_errno = err;
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
