@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/protocol.h"
 #include "common/util.h"
 
 #define APPS_MAX_LINE 8192
@@ -22,6 +23,15 @@ struct app_table {
 	struct app_entry *v;
 	size_t n, cap;
 };
+
+/* The executable a built-in driver runs: its override in T, else DEFAULT_PATH. */
+static const char *builtin_exe(const struct app_table *t, const char *name,
+			       const char *default_path)
+{
+	const struct app_entry *e = apps_find(t, name);
+
+	return e ? e->path : default_path;
+}
 
 /* ---- built-in drivers ---- */
 
@@ -35,11 +45,21 @@ struct app_table {
 /*
  * The shell programs: the URL, file and path arrive as "$1", "$2", "$3".
  * curl -g (--globoff): curl would otherwise expand {a,b} and [1-9] in the URL.
+ *
+ * curl-sh ("$2" = curl): the body streams into a real "| sh", and the
+ * script exits with curl's status, which a plain pipe would hide behind
+ * sh's (dash has no pipefail).  curl's side of the pipe writes its status
+ * on fd 3, the capture of $(...); sh gets neither fd 3 nor the saved stdout
+ * (fd 4) so a daemon it leaves cannot hold the capture open.  The status is
+ * curl's whatever the script does, so a fetch failure maps to an error code
+ * and the script's own exit code never does.
  */
-#define CURL_SH_SCRIPT "/usr/bin/curl -gfsSL -- \"$1\" | /bin/sh"
+#define CURL_SH_SCRIPT                                                                             \
+	"exec 4>&1; s=$({ { \"$2\" -gfsSL -- \"$1\" 3>&- 4>&-; echo $? >&3; } | "                  \
+	"/bin/sh 3>&- >&4 4>&-; } 3>&1); exit \"${s:-1}\""
 #define DOWNLOAD_SCRIPT                                                                            \
-	"/usr/bin/curl -gfsSL --connect-timeout 30 --max-time 60 -o \"$2\" -- \"$1\" && exec "     \
-	"\"$3\" \"$2\""
+	"\"$4\" -gfsSL --connect-timeout 30 --max-time 60 -o \"$2\" -- \"$1\" && exec \"$3\" "     \
+	"\"$2\""
 
 /* No look-ups of Google service names (background and Safe Browsing traffic). */
 static const char host_rules[] =
@@ -323,11 +343,6 @@ static int check_unique(const struct line_ctx *lc, const struct app_table *t, co
 
 	memcpy(name, f->s, f->len);
 	name[f->len] = '\0';
-	if (builtin_find(name) != BUILTIN_NONE) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-			"'%s' is a built-in driver and cannot be redefined", name);
-		return -1;
-	}
 	e = apps_find(t, name);
 	if (e) {
 		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
@@ -335,6 +350,22 @@ static int check_unique(const struct line_ctx *lc, const struct app_table *t, co
 		return -1;
 	}
 	return 0;
+}
+
+/* A built-in name only sets its driver's executable: the driver decides how it visits. */
+static int check_builtin_yes(const struct line_ctx *lc, const struct field *f)
+{
+	char name[APPS_MAX_NAME + 1];
+
+	memcpy(name, f->s, f->len);
+	name[f->len] = '\0';
+	if (builtin_find(name) == BUILTIN_NONE)
+		return 0;
+	set_err(
+	    lc->err, lc->errlen, lc->file, lc->line, f->col,
+	    "'%s' is a built-in driver: its line sets the executable only, 'yes' is not allowed",
+	    name);
+	return -1;
 }
 
 static int check_line_bytes(const struct line_ctx *lc, const char *line, size_t len)
@@ -391,6 +422,8 @@ static int parse_line(struct app_table *t, const struct line_ctx *lc, const char
 	if (check_name(lc, &f[0]) < 0 || check_path(lc, &f[1]) < 0)
 		return -1;
 	if (n == 3 && (yes = parse_yes(lc, &f[2])) < 0)
+		return -1;
+	if (yes == 1 && check_builtin_yes(lc, &f[0]) < 0)
 		return -1;
 	if (check_unique(lc, t, &f[0]) < 0)
 		return -1;
@@ -611,11 +644,11 @@ struct scratch {
 	char profile[128];
 };
 
-static void plan_curl(struct argv_plan *p, struct scratch *s, const char *url, unsigned visit,
-		      const struct app_argv *out)
+static void plan_curl(struct argv_plan *p, struct scratch *s, const char *curl, const char *url,
+		      unsigned visit, const struct app_argv *out)
 {
 	snprintf(s->max_time, sizeof(s->max_time), "%u", visit);
-	plan_add(p, CURL_PATH);
+	plan_add(p, curl);
 	plan_add(p, "-g");
 	plan_add(p, "-sS");
 	plan_add(p, "-L");
@@ -627,11 +660,11 @@ static void plan_curl(struct argv_plan *p, struct scratch *s, const char *url, u
 	plan_add(p, url);
 }
 
-static void plan_wget(struct argv_plan *p, struct scratch *s, const char *url, unsigned visit,
-		      const struct app_argv *out)
+static void plan_wget(struct argv_plan *p, struct scratch *s, const char *wget, const char *url,
+		      unsigned visit, const struct app_argv *out)
 {
 	snprintf(s->timeout, sizeof(s->timeout), "--timeout=%u", visit);
-	plan_add(p, WGET_PATH);
+	plan_add(p, wget);
 	plan_add(p, "-q");
 	plan_add(p, s->timeout);
 	plan_add(p, "--tries=1");
@@ -641,22 +674,23 @@ static void plan_wget(struct argv_plan *p, struct scratch *s, const char *url, u
 	plan_add(p, url);
 }
 
-static void plan_curl_sh(struct argv_plan *p, const char *url)
+static void plan_curl_sh(struct argv_plan *p, const char *curl, const char *url)
 {
 	plan_add(p, SH_PATH);
 	plan_add(p, "-c");
 	plan_add(p, CURL_SH_SCRIPT);
 	plan_add(p, "sh");
 	plan_add(p, url);
+	plan_add(p, curl);
 }
 
-static void plan_chromium(struct argv_plan *p, struct scratch *s, const char *url,
-			  const struct app_argv *out)
+static void plan_chromium(struct argv_plan *p, struct scratch *s, const char *chromium,
+			  const char *url, const struct app_argv *out)
 {
 	size_t i;
 
 	snprintf(s->profile, sizeof(s->profile), "--user-data-dir=%s", out->file);
-	plan_add(p, CHROMIUM_PATH);
+	plan_add(p, chromium);
 	for (i = 0; i < ARRAY_SIZE(chromium_flags); i++)
 		plan_add(p, chromium_flags[i]);
 	plan_add(p, s->profile);
@@ -664,8 +698,8 @@ static void plan_chromium(struct argv_plan *p, struct scratch *s, const char *ur
 	plan_add(p, url);
 }
 
-static void plan_entry(struct argv_plan *p, const struct app_entry *e, const char *url,
-		       const struct app_argv *out)
+static void plan_entry(struct argv_plan *p, const struct app_table *t, const struct app_entry *e,
+		       const char *url, const struct app_argv *out)
 {
 	if (!e->download_first) {
 		plan_add(p, e->path);
@@ -679,6 +713,7 @@ static void plan_entry(struct argv_plan *p, const struct app_entry *e, const cha
 	plan_add(p, url);
 	plan_add(p, out->file);
 	plan_add(p, e->path);
+	plan_add(p, builtin_exe(t, "curl", CURL_PATH));
 }
 
 /* Sets OUT's per-URL file: BASE + hash, plus the URL's extension for downloads. */
@@ -692,23 +727,41 @@ static void set_file(struct app_argv *out, const char *base, const char *url, bo
 		 (unsigned long long)util_fnv1a64(url), e);
 }
 
-static void plan_builtin(struct argv_plan *p, struct scratch *s, enum builtin b, const char *url,
-			 unsigned visit, struct app_argv *out)
+/* The executable of the visit (checked in the guest before it starts). */
+static void set_exe(struct app_argv *out, const char *path)
 {
+	snprintf(out->exe, sizeof(out->exe), "%s", path);
+}
+
+static void plan_builtin(struct argv_plan *p, struct scratch *s, const struct app_table *t,
+			 enum builtin b, const char *url, unsigned visit, struct app_argv *out)
+{
+	const char *curl = builtin_exe(t, "curl", CURL_PATH);
+
 	switch (b) {
 	case BUILTIN_CURL:
 		set_file(out, DOWNLOAD_BASE, url, true);
 		out->waits_visit_time = true;
-		plan_curl(p, s, url, visit, out);
+		out->fetcher = APPS_FETCH_CURL;
+		plan_curl(p, s, curl, url, visit, out);
+		set_exe(out, curl);
 		break;
 	case BUILTIN_WGET:
 		set_file(out, DOWNLOAD_BASE, url, true);
-		plan_wget(p, s, url, visit, out);
+		out->fetcher = APPS_FETCH_WGET;
+		set_exe(out, builtin_exe(t, "wget", WGET_PATH));
+		plan_wget(p, s, out->exe, url, visit, out);
 		break;
-	case BUILTIN_CURL_SH: plan_curl_sh(p, url); break;
+	case BUILTIN_CURL_SH:
+		out->fetcher = APPS_FETCH_CURL;
+		out->wrapper = true;
+		set_exe(out, builtin_exe(t, "curl-sh", curl));
+		plan_curl_sh(p, out->exe, url);
+		break;
 	case BUILTIN_CHROMIUM:
 		set_file(out, PROFILE_BASE, url, false);
-		plan_chromium(p, s, url, out);
+		set_exe(out, builtin_exe(t, "chromium", CHROMIUM_PATH));
+		plan_chromium(p, s, out->exe, url, out);
 		break;
 	case BUILTIN_NONE: break;
 	}
@@ -746,15 +799,58 @@ int apps_build_argv(const struct app_table *t, const char *program, const char *
 		return -1;
 	}
 	out->algorithm = APPS_ALGO_DAC;
-	if (e && e->download_first)
+	if (e && e->download_first) {
 		set_file(out, DOWNLOAD_BASE, url, true);
-	if (e)
-		plan_entry(&plan, e, url, out);
-	else
-		plan_builtin(&plan, &s, b, url, visit_time_s, out);
+		out->fetcher = APPS_FETCH_CURL;
+		out->wrapper = true;
+	}
+	if (e) {
+		set_exe(out, e->path);
+		plan_entry(&plan, t, e, url, out);
+	} else {
+		plan_builtin(&plan, &s, t, b, url, visit_time_s, out);
+	}
 	if (plan_copy(&plan, out) < 0) {
 		plain_err(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- what a visit's end means ---- */
+
+/* curl exit codes of a fetch that failed on the network or at the server (curl(1) EXIT CODES). */
+static bool curl_network_code(int code)
+{
+	static const unsigned char codes[] = {5,  6,  7,  16, 18, 22, 28, 35, 47,
+					      52, 55, 56, 58, 60, 77, 92, 95, 97};
+
+	for (size_t i = 0; i < sizeof(codes); i++) {
+		if (codes[i] == code)
+			return true;
+	}
+	return false;
+}
+
+void apps_exit_error(enum apps_fetcher f, int exit_status, uint32_t *major, uint32_t *minor)
+{
+	*major = PROTO_ERR_OK;
+	*minor = 0;
+	if (exit_status <= 0)
+		return; /* done, or killed at the end of the visit time */
+	if (exit_status == 127 || exit_status == 126) {
+		/* the shell's "not found" and "not executable" */
+		*major = PROTO_ERR_PROCESS_ERROR;
+		*minor = exit_status == 127 ? PROTO_ERR_PE_PROCESS_PATH_NOT_FOUND : 0;
+		return;
+	}
+	if (f == APPS_FETCH_CURL && (exit_status == 1 || exit_status == 3)) {
+		*major = PROTO_ERR_INVALID_URL; /* unsupported protocol, malformed URL */
+		return;
+	}
+	if ((f == APPS_FETCH_CURL && curl_network_code(exit_status)) ||
+	    (f == APPS_FETCH_WGET && (exit_status == 4 || exit_status == 5 || exit_status == 8))) {
+		*major = PROTO_ERR_NETWORK_ERROR;
+		*minor = (uint32_t)exit_status;
+	}
 }

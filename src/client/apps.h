@@ -8,7 +8,12 @@
  *  - etc/applications.conf, the original Applications.conf format: one line
  *    "name<TAB>path[<TAB>yes]" per program, '#' comment lines.  Such a
  *    program is started as "path URL"; with "yes" the guest downloads the URL
- *    first and starts "path FILE".
+ *    first and starts "path FILE".  A line named after a built-in driver only
+ *    sets that driver's executable (curl-sh: its curl); "yes" is refused there.
+ *
+ * Also here: what a visiting program's exit status means for the server
+ * (apps_exit_error).  The drivers' expected activity (their download file,
+ * their connections) is excluded by the default lists in etc/exclusion.
  *
  * The URL is never put inside a shell string: it is always one argv element
  * of its own, byte for byte (shell drivers get it as "$1").  URLs with a
@@ -19,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define APPS_MAX_NAME    63    /* bytes in a program name */
 #define APPS_MAX_PATH    4095  /* bytes in an executable path */
@@ -59,13 +65,20 @@ void apps_free(struct app_table *t);
 size_t apps_count(const struct app_table *t);
 /* Entry I in file order, NULL if out of range. */
 const struct app_entry *apps_get(const struct app_table *t, size_t i);
-/* Case-insensitive look-up of a configured program (not the built-ins); NULL if absent. */
+/* Case-insensitive look-up of a line of the file (a program or a built-in's path); NULL if none. */
 const struct app_entry *apps_find(const struct app_table *t, const char *name);
 /* True if NAME (case-insensitive) is a built-in driver. */
 bool apps_is_builtin(const char *name);
 
 /* Checks that URL may be passed to a program: 0, or -1 with ERR. */
 int apps_check_url(const char *url, char *err, size_t errlen);
+
+/* Whose exit codes the visit's exit status is (apps_exit_error). */
+enum apps_fetcher {
+	APPS_FETCH_NONE = 0, /* an application: its exit status means nothing to us */
+	APPS_FETCH_CURL,     /* curl, curl-sh, download-first: curl's exit codes */
+	APPS_FETCH_WGET,     /* wget's exit codes */
+};
 
 /* A built visit. */
 struct app_argv {
@@ -82,6 +95,15 @@ struct app_argv {
 	bool waits_visit_time;
 	/* Guest path of the per-URL file (download or profile directory), "" if none. */
 	char file[96];
+	enum apps_fetcher fetcher;
+	/*
+	 * argv[0] is a driver shell (curl-sh, download-first) around the
+	 * visiting tool: its own forks and the processes it starts are
+	 * plumbing, not changes; what those processes do is reported.
+	 */
+	bool wrapper;
+	/* The visiting program in the guest (curl for curl-sh), checked before the visit. */
+	char exe[APPS_MAX_PATH + 1];
 };
 
 /*
@@ -93,5 +115,15 @@ int apps_build_argv(const struct app_table *t, const char *program, const char *
 		    unsigned visit_time_s, struct app_argv *out, char *err, size_t errlen);
 /* Frees what OUT owns and empties it (safe on an empty or freed OUT). */
 void apps_argv_free(struct app_argv *out);
+
+/*
+ * The error codes (enum proto_error) for a visiting program that exited with
+ * EXIT_STATUS (0..255; negative: killed by a signal, as at the end of the
+ * visit time) under fetcher F: 126/127 (not executable, not found) are
+ * PROCESS_ERROR (minor PE_PROCESS_PATH_NOT_FOUND for 127); curl's and wget's
+ * network and server failures are NETWORK_ERROR with minor = the exit code;
+ * curl's unsupported or malformed URL is INVALID_URL; anything else is 0.
+ */
+void apps_exit_error(enum apps_fetcher f, int exit_status, uint32_t *major, uint32_t *minor);
 
 #endif
