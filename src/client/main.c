@@ -1,33 +1,52 @@
 /*
  * main.c - capture-client command line.
  *
- *   capture-client [-l FILE] [--json] [-x DIR] [-t SECONDS] [-b SIZE]
+ *   capture-client [-l FILE] [--json] [-x DIR] [-t SECONDS] [--ringbuf-size SIZE]
  *                  [--rule-stats] [--system] [-v] -- PROGRAM [ARGS...]
  *   capture-client --system [options]      (whole system until ^C or -t)
+ *   capture-client -s HOST[:PORT] -a VM_SERVER_ID -b VM_ID [options]   (networked)
  *   capture-client --self-test
  *
- * Exit status: 0 benign, 1 malicious, 2 inconclusive, 3 error.
+ * Exit status (standalone): 0 benign, 1 malicious, 2 inconclusive, 3 error;
+ * networked: 0 after SIGINT/SIGTERM, 3 when the server cannot be reached.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "client/apps.h"
 #include "client/monitor.h"
+#include "client/remote.h"
 #include "client/selftest.h"
 #include "common/log.h"
+#include "common/protocol.h"
 #include "common/util.h"
 
 #ifndef CAPTURE_DATADIR
 #define CAPTURE_DATADIR "/usr/share/capture"
 #endif
 #define DEFAULT_EXCLUSION_DIR CAPTURE_DATADIR "/etc/exclusion"
+#define DEFAULT_APPLICATIONS  CAPTURE_DATADIR "/etc/applications.conf"
+#define KEY_MAX_BYTES         4096 /* as capture-server reads its auth-key-file */
 
 struct client_opts {
 	struct monitor_opts mon;
 	bool self_test;
 	int verbose;
+	/* networked mode (-s) */
+	const char *server;       /* HOST[:PORT] */
+	uint16_t port;            /* -p; 0 = not given */
+	const char *vm_server_id; /* -a */
+	const char *vm_id;        /* -b */
+	const char *key_file;     /* --key */
+	const char *apps_file;    /* --applications; NULL = the default file if present */
+	unsigned connect_retries; /* 0 = forever */
+	const char *standalone;   /* an option only the standalone mode has, for the message */
 };
 
 static void usage(FILE *out)
@@ -36,6 +55,7 @@ static void usage(FILE *out)
 	    out,
 	    "usage: capture-client [options] -- PROGRAM [ARGS...]\n"
 	    "       capture-client --system [options] [-- PROGRAM [ARGS...]]\n"
+	    "       capture-client -s HOST[:PORT] -a VM_SERVER_ID -b VM_ID [options]\n"
 	    "       capture-client --self-test\n"
 	    "\n"
 	    "Runs PROGRAM in a new cgroup, watches its whole process tree with the kernel\n"
@@ -46,7 +66,7 @@ static void usage(FILE *out)
 	    "  -x, --exclusions DIR    exclusion lists directory (default %s;\n"
 	    "                          -x none reports everything)\n"
 	    "  -t, --timeout SECONDS   kill the process tree after SECONDS\n"
-	    "  -b, --ringbuf-size SIZE kernel ring buffer, power of two (e.g. 4K, 64M; default "
+	    "      --ringbuf-size SIZE kernel ring buffer, power of two (e.g. 4K, 64M; default "
 	    "64M)\n"
 	    "      --rule-stats        print each exclusion rule with its hit count at the end\n"
 	    "      --system            watch every process but capture-client itself (the\n"
@@ -69,11 +89,23 @@ static void usage(FILE *out)
 	    "      --guest-user NAME   the guest user (default capture, home /home/NAME)\n"
 	    "      --guest-uid N       its uid and gid (default 4242; never 0)\n"
 	    "      --services NAME     services network namespace (default capture-services)\n"
-	    "      --server-port PORT  port no guest may reach (default 7070)\n"
+	    "      --server-port PORT  port no guest may reach (default 7070, or -p)\n"
 	    "  -h, --help              this text\n"
 	    "\n"
-	    "Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error.\n",
-	    DEFAULT_EXCLUSION_DIR);
+	    "Networked mode (visits the URLs capture-server sends, docs/client-networked.md):\n"
+	    "  -s, --server HOST[:PORT] capture-server to connect to ([v6]:PORT for IPv6)\n"
+	    "  -p, --port PORT         its port (default 7070)\n"
+	    "  -a, --vm-server-id ID   the vm-server-id this client reports\n"
+	    "  -b, --vm-id ID          the vm-id this client reports\n"
+	    "      --key FILE          shared HMAC key (mode 600) if the server asks for one\n"
+	    "      --applications FILE applications.conf (default %s if present)\n"
+	    "      --connect-retries N give up (exit 3) after N failed connections (default: "
+	    "never)\n"
+	    "  Without --sandbox each group runs in a fresh cgroup on this system.\n"
+	    "\n"
+	    "Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error;\n"
+	    "networked: 0 after SIGINT/SIGTERM, 3 if the server could not be reached.\n",
+	    DEFAULT_EXCLUSION_DIR, DEFAULT_APPLICATIONS);
 }
 
 /* long options without a short form */
@@ -93,7 +125,11 @@ enum long_option {
 	OPT_SERVICES,
 	OPT_SERVER_PORT,
 	OPT_GUEST_USER,
-	OPT_GUEST_UID
+	OPT_GUEST_UID,
+	OPT_RINGBUF,
+	OPT_KEY,
+	OPT_APPLICATIONS,
+	OPT_CONNECT_RETRIES
 };
 
 /* The valued sandbox options: one message per bad value, naming the option. */
@@ -144,6 +180,151 @@ static int parse_sandbox_value(int c, const char *arg, struct sandbox_visit_opts
 	}
 }
 
+/* HOST[:PORT], [V6]:PORT or a bare IPv6 literal; -p gives the port if the name has none. */
+static int split_server(const char *arg, uint16_t p_port, char *host, size_t len, uint16_t *port)
+{
+	const char *colon = strrchr(arg, ':'), *end = arg + strlen(arg), *start = arg;
+	uint64_t n;
+
+	if (arg[0] == '[') {
+		start = arg + 1;
+		end = strchr(arg, ']');
+		if (!end || (end[1] && end[1] != ':')) {
+			log_warnx("-s %s: expected [IPV6]:PORT", arg);
+			return -1;
+		}
+		colon = end[1] ? end + 1 : NULL;
+	} else if (colon && strchr(arg, ':') != colon) {
+		colon = NULL; /* several colons: an IPv6 literal without a port */
+	} else if (colon) {
+		end = colon;
+	}
+	if (end == start || (size_t)(end - start) >= len) {
+		log_warnx("-s %s: expected HOST[:PORT]", arg);
+		return -1;
+	}
+	snprintf(host, len, "%.*s", (int)(end - start), start);
+	*port = p_port ? p_port : PROTO_PORT;
+	if (!colon)
+		return 0;
+	if (util_parse_u64(colon + 1, 1, 65535, &n) < 0 || (p_port && n != p_port)) {
+		log_warnx("-s %s: %s", arg,
+			  p_port ? "port differs from -p" : "expected a port between 1 and 65535");
+		return -1;
+	}
+	*port = (uint16_t)n;
+	return 0;
+}
+
+/* Networked mode: -a and -b, no PROGRAM, no option of the standalone mode. */
+static int check_networked(const struct client_opts *o)
+{
+	if (!o->vm_server_id || !o->vm_id) {
+		log_warnx("-s needs -a VM_SERVER_ID and -b VM_ID");
+		return -1;
+	}
+	if (o->mon.argv[0]) {
+		log_warnx("-s takes no PROGRAM: the server says what to visit");
+		return -1;
+	}
+	if (o->standalone || o->mon.system_scope || o->self_test) {
+		log_warnx("%s is not an option of the networked mode (-s)",
+			  o->standalone  ? o->standalone
+			  : o->self_test ? "--self-test"
+					 : "--system");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_number(int c, const char *arg, struct client_opts *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 't':
+		if (util_parse_u64(arg, 1, 7ull * 24 * 3600, &v) < 0) {
+			log_warnx("-t %s: expected seconds between 1 and 604800", arg);
+			return -1;
+		}
+		o->mon.timeout_s = (unsigned)v;
+		o->standalone = "-t";
+		return 0;
+	case OPT_RINGBUF:
+		if (util_parse_size(arg, &v) < 0) {
+			log_warnx("--ringbuf-size %s: expected a size such as 4096, 64K or 32M",
+				  arg);
+			return -1;
+		}
+		o->mon.ringbuf_bytes = v;
+		return 0;
+	case 'p':
+		if (util_parse_u64(arg, 1, 65535, &v) < 0) {
+			log_warnx("-p %s: expected a port between 1 and 65535", arg);
+			return -1;
+		}
+		o->port = (uint16_t)v;
+		return 0;
+	default: /* OPT_CONNECT_RETRIES */
+		if (util_parse_u64(arg, 1, 1000000, &v) < 0) {
+			log_warnx("--connect-retries %s: expected a number between 1 and 1000000",
+				  arg);
+			return -1;
+		}
+		o->connect_retries = (unsigned)v;
+		return 0;
+	}
+}
+
+/* One option; -1 after a message. */
+static int parse_one(int c, const char *arg, struct client_opts *o)
+{
+	switch (c) {
+	case 'l':
+		o->mon.log_path = arg;
+		o->standalone = "-l";
+		return 0;
+	case OPT_JSON:
+		o->mon.json = true;
+		o->standalone = "--json";
+		return 0;
+	case 'x': o->mon.excl_dir = strcmp(arg, "none") == 0 ? NULL : arg; return 0;
+	case OPT_RULE_STATS:
+		o->mon.rule_stats = true;
+		o->standalone = "--rule-stats";
+		return 0;
+	case 'v': o->verbose++; return 0;
+	case OPT_SELF_TEST: o->self_test = true; return 0;
+	case OPT_SYSTEM: o->mon.system_scope = true; return 0;
+	case OPT_SANDBOX: o->mon.sandbox = true; return 0;
+	case OPT_USERNS: o->mon.visit.userns = true; return 0;
+	case OPT_ROOT: o->mon.visit.root = arg; return 0;
+	case OPT_COLLECT:
+		o->mon.visit.collect_dir = arg;
+		o->standalone = "--collect";
+		return 0;
+	case OPT_SERVICES: o->mon.visit.services_name = arg; return 0;
+	case OPT_GUEST_USER: o->mon.visit.user = arg; return 0;
+	case 's': o->server = arg; return 0;
+	case 'a': o->vm_server_id = arg; return 0;
+	case 'b': o->vm_id = arg; return 0;
+	case OPT_KEY: o->key_file = arg; return 0;
+	case OPT_APPLICATIONS: o->apps_file = arg; return 0;
+	case 'h': usage(stdout); exit(0);
+	case 't':
+	case 'p':
+	case OPT_RINGBUF:
+	case OPT_CONNECT_RETRIES: return parse_number(c, arg, o);
+	case OPT_NETWORK:
+	case OPT_TMPFS:
+	case OPT_MEMORY:
+	case OPT_PIDS:
+	case OPT_SERVER_PORT:
+	case OPT_GUEST_UID: return parse_sandbox_value(c, arg, &o->mon.visit);
+	default: return -1;
+	}
+}
+
 static int parse_args(int argc, char **argv, struct client_opts *o)
 {
 	static const struct option longopts[] = {
@@ -151,7 +332,14 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"exclusions", required_argument, NULL, 'x'},
 	    {"timeout", required_argument, NULL, 't'},
-	    {"ringbuf-size", required_argument, NULL, 'b'},
+	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
+	    {"server", required_argument, NULL, 's'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"vm-server-id", required_argument, NULL, 'a'},
+	    {"vm-id", required_argument, NULL, 'b'},
+	    {"key", required_argument, NULL, OPT_KEY},
+	    {"applications", required_argument, NULL, OPT_APPLICATIONS},
+	    {"connect-retries", required_argument, NULL, OPT_CONNECT_RETRIES},
 	    {"rule-stats", no_argument, NULL, OPT_RULE_STATS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"self-test", no_argument, NULL, OPT_SELF_TEST},
@@ -171,60 +359,129 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint64_t v;
 	int c;
 
 	o->mon.excl_dir = DEFAULT_EXCLUSION_DIR;
-	while ((c = getopt_long(argc, argv, "+l:x:t:b:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->mon.log_path = optarg; break;
-		case OPT_JSON: o->mon.json = true; break;
-		case 'x': o->mon.excl_dir = strcmp(optarg, "none") == 0 ? NULL : optarg; break;
-		case 't':
-			if (util_parse_u64(optarg, 1, 7ull * 24 * 3600, &v) < 0) {
-				log_warnx("-t %s: expected seconds between 1 and 604800", optarg);
-				return -1;
-			}
-			o->mon.timeout_s = (unsigned)v;
-			break;
-		case 'b':
-			if (util_parse_size(optarg, &v) < 0) {
-				log_warnx("-b %s: expected a size such as 4096, 64K or 32M",
-					  optarg);
-				return -1;
-			}
-			o->mon.ringbuf_bytes = v;
-			break;
-		case OPT_RULE_STATS: o->mon.rule_stats = true; break;
-		case 'v': o->verbose++; break;
-		case OPT_SELF_TEST: o->self_test = true; break;
-		case OPT_SYSTEM: o->mon.system_scope = true; break;
-		case OPT_SANDBOX: o->mon.sandbox = true; break;
-		case OPT_USERNS: o->mon.visit.userns = true; break;
-		case OPT_ROOT: o->mon.visit.root = optarg; break;
-		case OPT_COLLECT: o->mon.visit.collect_dir = optarg; break;
-		case OPT_SERVICES: o->mon.visit.services_name = optarg; break;
-		case OPT_GUEST_USER: o->mon.visit.user = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case OPT_NETWORK:
-		case OPT_TMPFS:
-		case OPT_MEMORY:
-		case OPT_PIDS:
-		case OPT_SERVER_PORT:
-		case OPT_GUEST_UID:
-			if (parse_sandbox_value(c, optarg, &o->mon.visit) < 0)
-				return -1;
-			break;
-		default: usage(stderr); return -1;
+	while ((c = getopt_long(argc, argv, "+l:x:t:s:p:a:b:vh", longopts, NULL)) != -1) {
+		if (parse_one(c, optarg, o) < 0) {
+			if (c == '?')
+				usage(stderr);
+			return -1;
 		}
+	}
+	o->mon.argv = argv + optind;
+	if (o->server)
+		return check_networked(o);
+	if (o->vm_server_id || o->vm_id || o->key_file || o->apps_file || o->connect_retries) {
+		log_warnx("-a, -b, --key, --applications and --connect-retries need -s HOST");
+		return -1;
 	}
 	if (!o->self_test && !o->mon.system_scope && optind >= argc) {
 		log_warnx("no PROGRAM given (put it after --)");
 		usage(stderr);
 		return -1;
 	}
-	o->mon.argv = argv + optind;
 	return 0;
+}
+
+/* The shared key: the whole file, which must not be open to group or others. */
+static int read_key(const char *path, unsigned char *key, size_t *len)
+{
+	CLEANUP_FD int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_warn("--key %s", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		log_warnx("--key %s: %s (mode %04o); chmod 600 it", path,
+			  S_ISREG(st.st_mode) ? "readable by group or others"
+					      : "not a regular file",
+			  (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	n = read(fd, key, KEY_MAX_BYTES + 1);
+	if (n <= 0 || n > KEY_MAX_BYTES) {
+		if (n < 0)
+			log_warn("--key %s", path);
+		else
+			log_warnx("--key %s: %s", path,
+				  n == 0 ? "empty" : "longer than 4096 bytes (the server's limit)");
+		return -1;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+/* The client's exclusion set: the lists of -x (the server may push more). */
+static struct exclusion_set *load_exclusions(const char *dir)
+{
+	struct exclusion_set *set = exclusion_set_new();
+	char err[1024];
+
+	if (!set) {
+		log_warnx("out of memory");
+		return NULL;
+	}
+	if (dir && exclusion_load_dir(set, dir, err, sizeof(err)) < 0) {
+		log_warnx("exclusion lists rejected: %s", err);
+		exclusion_set_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+static int load_apps(const char *path, struct app_table **out)
+{
+	char err[1024];
+
+	*out = NULL;
+	if (!path && access(DEFAULT_APPLICATIONS, R_OK) != 0)
+		return 0; /* built-in drivers only */
+	if (path && strcmp(path, "none") == 0)
+		return 0;
+	if (apps_load(path ? path : DEFAULT_APPLICATIONS, out, err, sizeof(err)) < 0) {
+		log_warnx("applications rejected: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_networked(struct client_opts *o)
+{
+	unsigned char key[KEY_MAX_BYTES + 1];
+	struct remote_opts r = {
+	    .vm_server_id = o->vm_server_id,
+	    .vm_id = o->vm_id,
+	    .connect_retries = o->connect_retries,
+	    .visit = {.sandbox = o->mon.sandbox,
+		      .visit = o->mon.visit,
+		      .ringbuf_bytes = o->mon.ringbuf_bytes},
+	};
+	struct app_table *apps = NULL;
+	char host[256];
+	int rc = MONITOR_EXIT_ERROR;
+
+	if (split_server(o->server, o->port, host, sizeof(host), &r.port) < 0)
+		return rc;
+	r.host = host;
+	if (!r.visit.visit.server_port)
+		r.visit.visit.server_port = r.port; /* no guest reaches the server it talks to */
+	if (o->key_file && read_key(o->key_file, key, &r.key_len) < 0)
+		return rc;
+	r.key = o->key_file ? key : NULL;
+	if (load_apps(o->apps_file, &apps) == 0) {
+		r.visit.apps = apps;
+		r.visit.excl = load_exclusions(o->mon.excl_dir);
+		if (r.visit.excl)
+			rc = remote_run(&r);
+	}
+	exclusion_set_free(r.visit.excl);
+	apps_free(apps);
+	explicit_bzero(key, sizeof(key));
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -240,9 +497,13 @@ int main(int argc, char **argv)
 				     : LOG_LEVEL_WARN);
 	if (o.self_test)
 		return selftest_run(stdout);
+	if (o.server && !o.verbose)
+		log_set_level(LOG_LEVEL_INFO); /* a service: say what it is doing */
 	if (o.mon.excl_dir && stat(o.mon.excl_dir, &st) < 0) {
 		log_warn("exclusion lists directory %s", o.mon.excl_dir);
 		return MONITOR_EXIT_ERROR;
 	}
+	if (o.server)
+		return run_networked(&o);
 	return monitor_run(&o.mon);
 }

@@ -277,8 +277,19 @@ static json_t *flood(const char *ringbuf, int *exit_status)
 				   "+\tOpen\t.*\t.*\n"
 				   "+\tRead\t.*\t.*\n"),
 			 0);
-	char *argv[] = {client, "--json", "-x", lists, "-b", (char *)ringbuf, "-l", "/dev/null",
-			"--",   prog,     dir,  iters, NULL};
+	char *argv[] = {client,
+			"--json",
+			"-x",
+			lists,
+			"--ringbuf-size",
+			(char *)ringbuf,
+			"-l",
+			"/dev/null",
+			"--",
+			prog,
+			dir,
+			iters,
+			NULL};
 
 	status = e2e_run(argv, out, errf);
 	assert_true(WIFEXITED(status));
