@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client/apps.h"
+#include "common/protocol.h"
 
 #ifndef CAPTURE_DATADIR
 #define CAPTURE_DATADIR "."
@@ -153,10 +154,11 @@ static void test_duplicates_and_builtins(void **state)
 	(void)state;
 	expect_error("ff\t/a\n# c\nFF\t/b\n",
 		     "a.conf:3:1: duplicate program name 'FF' (first defined on line 1)");
-	expect_error("ok\t/a\nChromium\t/usr/bin/chromium\n",
-		     "a.conf:2:1: 'Chromium' is a built-in driver and cannot be redefined");
-	expect_error("curl-sh\t/bin/sh\n",
-		     "a.conf:1:1: 'curl-sh' is a built-in driver and cannot be redefined");
+	expect_error("ok\t/a\nChromium\t/usr/bin/chromium\tyes\n",
+		     "a.conf:2:1: 'Chromium' is a built-in driver: its line sets the executable "
+		     "only, 'yes' is not allowed");
+	expect_error("curl\t/a\nCURL\t/b\n",
+		     "a.conf:2:1: duplicate program name 'CURL' (first defined on line 1)");
 	assert_true(apps_is_builtin("WGET"));
 	assert_false(apps_is_builtin("firefox"));
 	assert_false(apps_is_builtin(NULL));
@@ -215,6 +217,10 @@ static void test_wget(void **state)
 	apps_argv_free(&out);
 }
 
+static const char *curl_sh_script =
+    "exec 4>&1; s=$({ { \"$2\" -gfsSL -- \"$1\" 3>&- 4>&-; echo $? >&3; } | /bin/sh 3>&- >&4 "
+    "4>&-; } 3>&1); exit \"${s:-1}\"";
+
 static void test_curl_sh(void **state)
 {
 	struct app_argv out;
@@ -223,9 +229,11 @@ static void test_curl_sh(void **state)
 	build_ok(NULL, "curl-sh", URL, &out);
 	assert_false(out.waits_visit_time);
 	assert_string_equal(out.file, "");
-	expect_argv(&out, (const char *const[]){"/bin/sh", "-c",
-						"/usr/bin/curl -gfsSL -- \"$1\" | /bin/sh", "sh",
-						URL, NULL});
+	assert_true(out.wrapper);
+	assert_int_equal(out.fetcher, APPS_FETCH_CURL);
+	assert_string_equal(out.exe, "/usr/bin/curl");
+	expect_argv(&out, (const char *const[]){"/bin/sh", "-c", curl_sh_script, "sh", URL,
+						"/usr/bin/curl", NULL});
 	apps_argv_free(&out);
 }
 
@@ -303,7 +311,7 @@ static void test_generic_entry(void **state)
 }
 
 static const char *download_script =
-    "/usr/bin/curl -gfsSL --connect-timeout 30 --max-time 60 -o \"$2\" -- \"$1\" && exec \"$3\" "
+    "\"$4\" -gfsSL --connect-timeout 30 --max-time 60 -o \"$2\" -- \"$1\" && exec \"$3\" "
     "\"$2\"";
 
 static void test_download_first(void **state)
@@ -316,9 +324,12 @@ static void test_download_first(void **state)
 	build_ok(t, "pdf", "https://h/docs/Report.PDF?x=1#p", &out);
 	assert_false(out.waits_visit_time);
 	assert_string_equal(out.file + strlen(out.file) - 4, ".PDF");
+	assert_true(out.wrapper);
+	assert_int_equal(out.fetcher, APPS_FETCH_CURL);
+	assert_string_equal(out.exe, "/usr/bin/evince");
 	expect_argv(&out, (const char *const[]){"/bin/sh", "-c", download_script, "sh",
 						"https://h/docs/Report.PDF?x=1#p", out.file,
-						"/usr/bin/evince", NULL});
+						"/usr/bin/evince", "/usr/bin/curl", NULL});
 	apps_argv_free(&out);
 	apps_free(t);
 }
@@ -512,6 +523,119 @@ static void test_hostile_url_not_evaluated(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static void test_builtin_overrides(void **state)
+{
+	struct app_table *t = NULL;
+	struct app_argv out;
+
+	(void)state;
+	assert_int_equal(load("chromium\t/opt/chromium/chrome\ncurl\t/opt/curl\tno\n"
+			      "wget\t/opt/wget\npdf\t/usr/bin/evince\tyes\n",
+			      &t),
+			 0);
+	assert_int_equal(apps_count(t), 4);
+	build_ok(t, "chromium", URL, &out);
+	assert_string_equal(out.argv[0], "/opt/chromium/chrome");
+	assert_string_equal(out.exe, "/opt/chromium/chrome");
+	assert_int_equal(out.fetcher, APPS_FETCH_NONE);
+	assert_false(out.wrapper);
+	apps_argv_free(&out);
+	build_ok(t, "curl", URL, &out);
+	assert_string_equal(out.argv[0], "/opt/curl");
+	assert_int_equal(out.fetcher, APPS_FETCH_CURL);
+	apps_argv_free(&out);
+	build_ok(t, "wget", URL, &out);
+	assert_string_equal(out.argv[0], "/opt/wget");
+	assert_int_equal(out.fetcher, APPS_FETCH_WGET);
+	apps_argv_free(&out);
+	/* curl-sh and download-first use the curl of the curl line */
+	build_ok(t, "curl-sh", URL, &out);
+	assert_string_equal(out.argv[out.argc - 1], "/opt/curl");
+	assert_string_equal(out.exe, "/opt/curl");
+	apps_argv_free(&out);
+	build_ok(t, "pdf", URL, &out);
+	assert_string_equal(out.argv[out.argc - 1], "/opt/curl");
+	apps_argv_free(&out);
+	apps_free(t);
+	/* a curl-sh line sets the curl of curl-sh only */
+	assert_int_equal(load("curl-sh\t/x/curl\n", &t), 0);
+	build_ok(t, "curl-sh", URL, &out);
+	assert_string_equal(out.argv[out.argc - 1], "/x/curl");
+	apps_argv_free(&out);
+	build_ok(t, "curl", URL, &out);
+	assert_string_equal(out.argv[0], "/usr/bin/curl");
+	apps_argv_free(&out);
+	apps_free(t);
+}
+
+/* Asserts the error codes of exit status CODE under fetcher F. */
+static void expect_exit(enum apps_fetcher f, int code, uint32_t major, uint32_t minor)
+{
+	uint32_t got_major = 1, got_minor = 1;
+
+	apps_exit_error(f, code, &got_major, &got_minor);
+	assert_int_equal(got_major, major);
+	assert_int_equal(got_minor, minor);
+}
+
+static void test_exit_error(void **state)
+{
+	static const int curl_network[] = {5, 6, 7, 22, 28, 35, 52, 56};
+
+	(void)state;
+	expect_exit(APPS_FETCH_CURL, 0, 0, 0);
+	expect_exit(APPS_FETCH_CURL, -1, 0, 0); /* killed at the end of the visit time */
+	for (size_t i = 0; i < sizeof(curl_network) / sizeof(curl_network[0]); i++)
+		expect_exit(APPS_FETCH_CURL, curl_network[i], PROTO_ERR_NETWORK_ERROR,
+			    (uint32_t)curl_network[i]);
+	expect_exit(APPS_FETCH_CURL, 3, PROTO_ERR_INVALID_URL, 0);
+	expect_exit(APPS_FETCH_CURL, 1, PROTO_ERR_INVALID_URL, 0);
+	expect_exit(APPS_FETCH_CURL, 23, 0, 0); /* a write error is not the network's */
+	expect_exit(APPS_FETCH_WGET, 4, PROTO_ERR_NETWORK_ERROR, 4);
+	expect_exit(APPS_FETCH_WGET, 8, PROTO_ERR_NETWORK_ERROR, 8);
+	expect_exit(APPS_FETCH_WGET, 7, 0, 0);
+	expect_exit(APPS_FETCH_WGET, 3, 0, 0); /* wget's 3 is a file error */
+	expect_exit(APPS_FETCH_NONE, 7, 0, 0); /* an application's own status means nothing */
+	expect_exit(APPS_FETCH_NONE, 127, PROTO_ERR_PROCESS_ERROR,
+		    PROTO_ERR_PE_PROCESS_PATH_NOT_FOUND);
+	expect_exit(APPS_FETCH_CURL, 127, PROTO_ERR_PROCESS_ERROR,
+		    PROTO_ERR_PE_PROCESS_PATH_NOT_FOUND);
+	expect_exit(APPS_FETCH_NONE, 126, PROTO_ERR_PROCESS_ERROR, 0);
+}
+
+/* curl-sh for real: the script's status is hidden, curl's comes through. */
+static void test_curl_sh_status_is_curls(void **state)
+{
+	char dir[] = "/tmp/capture-test-apps-XXXXXX", path[256], url[300];
+	struct app_argv out;
+	int status;
+
+	(void)state;
+	if (access("/usr/bin/curl", X_OK) < 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/script", dir);
+	write_file(path, "echo piped > piped; exit 9\n");
+	snprintf(url, sizeof(url), "file://%s", path);
+	build_ok(NULL, "curl-sh", url, &out);
+	status = run_in(dir, out.argv);
+	apps_argv_free(&out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* fetched; the script's 9 is its own */
+	snprintf(path, sizeof(path), "%s/piped", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+	snprintf(url, sizeof(url), "file://%s/missing", dir);
+	build_ok(NULL, "curl-sh", url, &out);
+	status = run_in(dir, out.argv);
+	apps_argv_free(&out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 37); /* curl: FILE could not read the file */
+	snprintf(path, sizeof(path), "%s/script", dir);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_algorithm_names(void **state)
 {
 	(void)state;
@@ -542,6 +666,9 @@ int main(void)
 	    cmocka_unit_test(test_long_url),
 	    cmocka_unit_test(test_hostile_url_isolated),
 	    cmocka_unit_test(test_hostile_url_not_evaluated),
+	    cmocka_unit_test(test_builtin_overrides),
+	    cmocka_unit_test(test_exit_error),
+	    cmocka_unit_test(test_curl_sh_status_is_curls),
 	    cmocka_unit_test(test_algorithm_names),
 	};
 
