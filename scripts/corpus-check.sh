@@ -37,6 +37,7 @@ client=$build/capture-client
 corpusd=$build/capture-corpusd
 expected=$top/corpus/expected.tsv
 docview=$top/corpus/helpers/docview
+. "$top/scripts/corpus-lib.sh"
 
 for f in "$client" "$corpusd"; do
 	[ -x "$f" ] || { echo "corpus-check: $f missing (run make)" >&2; exit 2; }
@@ -61,17 +62,12 @@ trap 'exit 2' INT TERM
 "$corpusd" --root "$top/corpus/sites" --netns "$netns" --pidfile "$work/corpusd.pid" \
 	--log "$work/requests.log" 2>"$work/corpusd.err" &
 corpusd_pid=$!
-i=0
-while [ ! -s "$work/corpusd.pid" ]; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$corpusd_pid" 2>/dev/null; then
-		echo "corpus-check: capture-corpusd did not start:" >&2
-		cat "$work/corpusd.err" >&2
-		corpusd_pid=
-		exit 2
-	fi
-	sleep 0.1
-done
+if ! corpus_wait_pidfile "$work/corpusd.pid" "$corpusd_pid"; then
+	echo "corpus-check: capture-corpusd did not start:" >&2
+	cat "$work/corpusd.err" >&2
+	corpusd_pid=
+	exit 2
+fi
 
 # ---- the drivers (src/client/apps.c, docs/applications.md) ----
 hosts_rules='--host-resolver-rules=MAP update.googleapis.com ~NOTFOUND, MAP clients2.google.com ~NOTFOUND, MAP accounts.google.com ~NOTFOUND, MAP sb-ssl.google.com ~NOTFOUND'
@@ -121,32 +117,6 @@ network_code() {
 	return 1
 }
 
-# Counts the required events (";"-separated "type action regex") found in OUT.
-check_events() {
-	out=$1 spec=$2 found=0 total=0 missing=
-	[ "$spec" = "-" ] && { echo "0 0"; return; }
-	rest=$spec
-	while [ -n "$rest" ]; do
-		item=${rest%%;*}
-		if [ "$item" = "$rest" ]; then rest=; else rest=${rest#*;}; fi
-		type=${item%% *} r=${item#* } action=${r%% *} re=${r#* }
-		total=$((total + 1))
-		# (grep, not jq -e: jq 1.6's -e looks at the last input only)
-		if jq -c --arg t "$type" --arg a "$action" --arg re "^(?:$re)\$" \
-			'select(.type == $t and .action == $a and
-			 ((.object1 // "" | tostring | test($re)) or
-			  (.object2 // "" | tostring | test($re))))' "$out" 2>/dev/null | grep -q .; then
-			found=$((found + 1))
-		else
-			missing="$missing
-    missing: $item"
-		fi
-	done
-	echo "$found $total"
-	[ -n "$missing" ] && echo "$missing" >>"$work/missing.txt"
-	return 0
-}
-
 fail=0
 n=0
 printf '%-44s %-9s %-20s %-20s %-7s %s\n' URL client expected got events result
@@ -164,13 +134,10 @@ while IFS="$tab" read -r url prog want events; do
 	if [ "$got" = benign ] && [ "$prog" = curl ] && network_code "${status:-0}"; then
 		got=error:NETWORK_ERROR
 	fi
-	set -- $(check_events "$out" "${events:--}")
+	set -- $(corpus_check_events "$out" "${events:--}" "$work/missing.txt")
 	ev="$1/$2"
 	result=OK
-	case $want in
-	error:*) [ "${got%%-*}" = "$want" ] || result=MISMATCH ;;
-	*) [ "$got" = "$want" ] || result=MISMATCH ;;
-	esac
+	corpus_verdict_ok "$got" "$want" || result=MISMATCH
 	[ "$1" = "$2" ] || result=MISMATCH
 	[ $result = OK ] || fail=1
 	printf '%-44s %-9s %-20s %-20s %-7s %s\n' "$url" "$prog" "$want" "$got" "$ev" "$result"
