@@ -130,19 +130,18 @@ static enum corpus_path_status segment_status(const char *s, size_t len)
 static enum corpus_path_status normalize(const char *decoded, char *out, size_t outlen)
 {
 	enum corpus_path_status worst = CORPUS_PATH_OK;
-	const char *p = decoded;
-	size_t o = 0;
+	size_t n = strlen(decoded), i = 0, o = 0;
 
-	while (*p) {
+	while (i < n) {
 		size_t len;
 		enum corpus_path_status st;
 
-		while (*p == '/')
-			p++;
-		len = strcspn(p, "/");
+		while (i < n && decoded[i] == '/')
+			i++;
+		len = strcspn(decoded + i, "/");
 		if (len == 0)
 			break;
-		st = segment_status(p, len);
+		st = segment_status(decoded + i, len);
 		if (st == CORPUS_PATH_TRAVERSAL)
 			return st; /* the strongest refusal wins over a hidden name */
 		if (st != CORPUS_PATH_OK)
@@ -150,11 +149,11 @@ static enum corpus_path_status normalize(const char *decoded, char *out, size_t 
 		if (o + 1 + len + 2 > outlen)
 			return CORPUS_PATH_BAD;
 		out[o++] = '/';
-		memcpy(out + o, p, len);
+		memcpy(out + o, decoded + i, len);
 		o += len;
-		p += len;
+		i += len;
 	}
-	if (o == 0 || decoded[strlen(decoded) - 1] == '/')
+	if (o == 0 || decoded[n - 1] == '/')
 		out[o++] = '/';
 	out[o] = '\0';
 	return worst;
@@ -162,7 +161,8 @@ static enum corpus_path_status normalize(const char *decoded, char *out, size_t 
 
 enum corpus_path_status corpus_path_decode(const char *target, char *out, size_t outlen)
 {
-	char decoded[CORPUS_PATH_MAX];
+	char decoded[CORPUS_PATH_MAX] = {
+	    0}; /* zeroed: clang's analyzer cannot follow the decoder */
 
 	if (!target || target[0] != '/' || outlen < 2)
 		return CORPUS_PATH_BAD;

@@ -27,7 +27,7 @@
 #define CORPUS_HOST_MAX       253          /* bytes in a host name (DNS limit) */
 #define CORPUS_PATH_MAX       4096         /* bytes in a decoded request path */
 #define CORPUS_LOCATION_MAX   2048         /* bytes in a redirect target */
-#define CORPUS_REDIRECTS_MAX  (64 * 1024)  /* bytes in one _redirects file */
+#define CORPUS_REDIRECTS_MAX  65536        /* bytes in one _redirects file (64 KiB) */
 #define CORPUS_DEFAULT_SITE   "default"    /* site for hosts without a directory */
 #define CORPUS_REDIRECTS_FILE "_redirects" /* per-site redirect table */
 #define CORPUS_INDEX_FILE     "index.html" /* served for a directory */
