@@ -238,6 +238,13 @@ static __attribute__((noreturn)) void stub_child(int netns_fd, uint32_t a_addr, 
 		r = (struct start_report){STEP_SETNS, errno};
 	else if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		r = (struct start_report){STEP_SOCKET, errno};
+	/*
+	 * Every visit runs its own stub: with SO_REUSEPORT they share port 53,
+	 * and one visit's revert (which stops its stub) never leaves another
+	 * visit of the same services namespace without DNS.
+	 */
+	else if (setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) < 0)
+		r = (struct start_report){STEP_SOCKET, errno};
 	else if (bind(sock, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		r = (struct start_report){STEP_BIND, errno};
 	else if (drop_privileges() < 0)

@@ -26,8 +26,9 @@ long dns_stub_answer(const uint8_t *query, size_t qlen, uint32_t a_addr, uint8_t
 
 /*
  * Forks the stub into the network namespace NETNS_FD, bound to UDP port 53
- * on every address there.  If the port is taken (another client's stub
- * already serves this namespace) that is success with *PID = 0.
+ * on every address there with SO_REUSEPORT, so the stubs of concurrent
+ * visits coexist and each can stop its own.  If the port is taken by a
+ * socket without SO_REUSEPORT, that is success with *PID = 0.
  * 0, or -1 with ERR.
  */
 int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t errlen);
