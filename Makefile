@@ -141,7 +141,7 @@ check: deps
 # ---- demo, bench, lint, fuzz ----
 demo: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build all
-	$(Q)./samples/demo.sh build
+	$(Q)./scripts/demo.sh build
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(Q)mkdir -p $(@D)

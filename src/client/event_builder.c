@@ -19,7 +19,14 @@
 struct event_builder {
 	struct proc_table *procs; /* borrowed */
 	uint32_t harness_pid;
-	uint32_t harness_pid2;   /* a sandbox's guest init; 0 = none */
+	uint32_t harness_pid2; /* a sandbox's guest init; 0 = none */
+	/*
+	 * Processes the harness itself started (its children, until they
+	 * exit): their exec and exit are the launch and end of the observed
+	 * program, not changes.  A process that was only reparented to the
+	 * harness (an orphan: a double-forked daemon) is not among them.
+	 */
+	uint32_t launched[EVENT_BUILDER_LAUNCHED_MAX];
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, sampled once */
 	char obj1[OBJ_MAX];
 	char obj2[OBJ_MAX];
@@ -52,6 +59,42 @@ void event_builder_add_harness(struct event_builder *b, uint32_t pid)
 static bool is_harness(const struct event_builder *b, uint32_t pid)
 {
 	return pid && (pid == b->harness_pid || pid == b->harness_pid2);
+}
+
+static uint32_t *launched_slot(struct event_builder *b, uint32_t pid)
+{
+	for (size_t i = 0; i < EVENT_BUILDER_LAUNCHED_MAX; i++)
+		if (b->launched[i] == pid)
+			return &b->launched[i];
+	return NULL;
+}
+
+static void launched_add(struct event_builder *b, uint32_t pid)
+{
+	uint32_t *slot = launched_slot(b, pid);
+
+	if (!slot)
+		slot = launched_slot(b, 0);
+	if (slot)
+		*slot = pid; /* full: the program is reported, never hidden */
+}
+
+/*
+ * True if the exec or exit of PID is the harness launching or reaping the
+ * observed program.  KNOWN: PID was seen before this record (forked in scope).
+ */
+static bool harness_launch(struct event_builder *b, const struct sensor_event_hdr *h, bool known)
+{
+	uint32_t *slot = launched_slot(b, h->pid);
+
+	if (h->op == SENSOR_OP_EXIT) {
+		if (slot)
+			*slot = 0;
+		return slot != NULL;
+	}
+	if (!slot && is_harness(b, h->ppid) && !known)
+		launched_add(b, h->pid); /* its fork was not in scope: a child of the harness */
+	return slot || (is_harness(b, h->ppid) && !known);
 }
 
 void event_builder_format_addr(const struct sensor_net *n, char *buf, size_t len)
@@ -101,12 +144,16 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 			 struct capture_event *ev)
 {
 	const struct sensor_event_hdr *h = r->hdr;
+	bool launch;
 
 	if (h->op == SENSOR_OP_FORK) {
+		if (is_harness(b, h->pid))
+			launched_add(b, (uint32_t)h->arg0);
 		if (proc_table_fork(b->procs, (uint32_t)h->arg0, h->pid) < 0)
 			return -1;
 		return 0;
 	}
+	launch = harness_launch(b, h, proc_table_known(b->procs, h->pid));
 	ev->type = EVENT_PROCESS;
 	ev->pid = h->ppid; /* the parent acts, as in the original */
 	ev->ppid = 0;
@@ -145,7 +192,7 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 		proc_table_remove(b->procs, h->pid);
 	}
 	/* the harness launching or reaping the observed program is not a change */
-	return is_harness(b, h->ppid) ? 0 : 1;
+	return launch ? 0 : 1;
 }
 
 static const char *file_action(unsigned op)

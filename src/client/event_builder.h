@@ -8,7 +8,9 @@
  * parent.  Records of the harness itself (the process that launched the
  * observed program, or a sandbox's guest init) produce no event, nor do
  * those of a child of the harness before it has exec'd the program (a
- * sandbox drops privileges in that child).
+ * sandbox drops privileges in that child).  The exec and exit of a program
+ * the harness started are not changes; those of a process only reparented
+ * to the harness (a double-forked daemon, orphaned before its exec) are.
  */
 #ifndef CAPTURE_EVENT_BUILDER_H
 #define CAPTURE_EVENT_BUILDER_H
@@ -17,6 +19,8 @@
 
 #include "common/event.h"
 #include "sensor/sensor.h"
+
+#define EVENT_BUILDER_LAUNCHED_MAX 64 /* programs the harness runs at once */
 
 struct event_builder;
 struct proc_table;

@@ -354,6 +354,38 @@ static void test_harness_records_dropped(void **state)
 	assert_int_equal(build(f), 1);
 }
 
+/* A daemon orphaned before its exec is reparented to the harness: still reported. */
+static void test_orphan_reparented_to_harness_reported(void **state)
+{
+	struct fx *f = *state;
+
+	/* the program (launched by the harness) forks a child, which is orphaned */
+	rec_new(f, SENSOR_OP_EXEC, CHILD, HARNESS);
+	rec_str(f, 0, "/bin/sh");
+	assert_int_equal(build(f), 0);
+	rec_new(f, SENSOR_OP_FORK, CHILD, HARNESS);
+	f->h.arg0 = ACTOR;
+	assert_int_equal(build(f), 0);
+	/* its exec, now with the harness as parent, is a change */
+	rec_new(f, SENSOR_OP_EXEC, ACTOR, HARNESS);
+	rec_str(f, 0, "/tmp/.implant");
+	assert_int_equal(build(f), 1);
+	assert_string_equal(f->ev.action, "created");
+	assert_string_equal(f->ev.object2, "/tmp/.implant");
+	rec_new(f, SENSOR_OP_EXIT, ACTOR, HARNESS);
+	assert_int_equal(build(f), 1);
+	assert_string_equal(f->ev.action, "terminated");
+	/* a child the harness forked itself is its launch, also after a second exec */
+	rec_new(f, SENSOR_OP_FORK, HARNESS, PARENT);
+	f->h.arg0 = CHILD + 7;
+	assert_int_equal(build(f), 0);
+	rec_new(f, SENSOR_OP_EXEC, CHILD + 7, HARNESS);
+	rec_str(f, 0, "/usr/bin/curl");
+	assert_int_equal(build(f), 0);
+	rec_new(f, SENSOR_OP_EXIT, CHILD + 7, HARNESS);
+	assert_int_equal(build(f), 0);
+}
+
 static void test_no_harness_reports_everything(void **state)
 {
 	struct fx *f = *state;
@@ -778,6 +810,7 @@ int main(void)
 	    T(test_fork_inherits_image_no_event),
 	    T(test_full_process_life),
 	    T(test_harness_records_dropped),
+	    T(test_orphan_reparented_to_harness_reported),
 	    T(test_no_harness_reports_everything),
 	    T(test_base_fields),
 	    T(test_bad_op_rejected),
