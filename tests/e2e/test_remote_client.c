@@ -25,6 +25,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -625,6 +626,14 @@ static void test_reconnect_after_a_drop(void **state)
 	free(text);
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,5 +678,7 @@ int main(void)
 	stop_web();
 	net_services_close(svc);
 	net_services_destroy(services, err, sizeof(err));
+	if (rc == 0) /* keep the clients' logs of a failed run */
+		nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }
