@@ -12,6 +12,7 @@
 #include "client/remote.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -134,7 +135,27 @@ static void visit_reset(struct remote *r)
 	free(r->report.items);
 	free(r->item_times);
 	memset(&r->report, 0, sizeof(r->report));
+	r->report.items = NULL;
 	r->item_times = NULL;
+}
+
+/* Empties DIR (archives and the pcap of an aborted guest; nothing else is put there). */
+static void empty_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) < 0)
+			log_warn("cannot delete %s", path);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* Aborts the visit in flight, if any (its guest is killed and reverted). */
@@ -143,6 +164,7 @@ static void visit_abort(struct remote *r)
 	if (r->gv) {
 		group_visit_free(r->gv);
 		r->gv = NULL;
+		empty_dir(r->workdir); /* an aborted guest's pcap stays behind */
 	}
 	uv_timer_stop(&r->upload);
 	visit_reset(r);
@@ -284,9 +306,11 @@ static void accepted(struct remote *r)
 /* A copy of the request whose items can carry what the visit learns. */
 static int report_init(struct remote *r, const struct proto_visit *v)
 {
+	size_t n = v->n_items ? v->n_items : 1; /* a group without URLs ends as an error */
+
 	r->report = *v;
-	r->report.items = calloc(v->n_items, sizeof(*r->report.items));
-	r->item_times = calloc(v->n_items, sizeof(*r->item_times));
+	r->report.items = calloc(n, sizeof(*r->report.items));
+	r->item_times = calloc(n, sizeof(*r->item_times));
 	if (!r->report.items || !r->item_times) {
 		visit_reset(r);
 		return -1;
@@ -591,8 +615,33 @@ static void on_signal(uv_signal_t *h, int signum)
 	stop(r, 0);
 }
 
+/* Removes the directories of clients that were killed (their pid is gone). */
+static void cleanup_stale_workdirs(void)
+{
+	DIR *d = opendir("/run");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX], proc[64];
+		int pid;
+
+		if (sscanf(e->d_name, "capture-client-%d", &pid) != 1 || pid <= 0)
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/%d", pid);
+		if (access(proc, F_OK) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/run/%s", e->d_name);
+		empty_dir(path);
+		if (rmdir(path) < 0)
+			log_warn("cannot remove %s", path);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int make_workdir(struct remote *r)
 {
+	cleanup_stale_workdirs();
 	snprintf(r->workdir, sizeof(r->workdir), "/run/capture-client-%d", (int)getpid());
 	if (mkdir(r->workdir, 0700) < 0 && errno != EEXIST) {
 		log_warn("cannot create %s", r->workdir);
@@ -676,6 +725,7 @@ int remote_run(const struct remote_opts *opts)
 	visit_abort(&r);
 	uv_freeaddrinfo(r.addrs);
 	server_session_free(r.session);
+	empty_dir(r.workdir);
 	if (rmdir(r.workdir) < 0)
 		log_warn("cannot remove %s", r.workdir);
 	return r.exit_code;

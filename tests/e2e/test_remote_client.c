@@ -12,7 +12,8 @@
  * exit code), unknown and missing programs (PROCESS_ERROR,
  * PE_PROCESS_PATH_NOT_FOUND), a group of two URLs visited in turn in one
  * guest, a visit without a sandbox (a cgroup on this system), and a server
- * that drops the connection (the client reconnects with <reconnect>).
+ * that drops the connection, idle or mid-visit (the client aborts and
+ * reverts the visit and reconnects with <reconnect>).
  * Nothing may be left behind: guests, cgroups, the client's directory.
  * Needs root.
  */
@@ -626,6 +627,30 @@ static void test_reconnect_after_a_drop(void **state)
 	free(text);
 }
 
+static void test_drop_mid_visit_aborts_and_reverts(void **state)
+{
+	struct world *w = *state;
+	char prefix[64];
+
+	w->cfg.collect_modified_files = true; /* the guest gets a pcap in the client's directory */
+	web = serve("sleep 60\n");
+	w->program = "curl-sh";
+	w->visit_time = 60;
+	w->urls[0].url = "http://slow.test/s.sh";
+	w->pending = true;
+	client_start(w, "drop", sandboxed());
+	assert_true(run_until(w, &w->started, 1, 30000));
+	snprintf(prefix, sizeof(prefix), "c%d-", (int)w->cpid);
+	assert_true(exists_with_prefix(SANDBOX_BASE_DIR, prefix));
+	client_conn_close(w->conn); /* mid-visit: the client aborts it and comes back */
+	assert_true(run_until(w, &w->ready, 2, 10000));
+	assert_int_equal(w->reconnects, 1);
+	assert_int_equal(w->done, 0);
+	assert_false(exists_with_prefix(SANDBOX_BASE_DIR, prefix)); /* reverted at once */
+	client_stop(w);
+	stop_web();
+}
+
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -650,6 +675,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_without_sandbox_a_cgroup, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect_after_a_drop, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_drop_mid_visit_aborts_and_reverts, world_setup,
 					    world_teardown),
 	};
 	struct net_services_config nc = {.mode = NET_SERVICES};
