@@ -96,6 +96,13 @@ struct group_visit {
 	bool seq_exited;
 	struct pidset drivers;
 	struct pidset tree; /* the current URL's processes */
+	/*
+	 * Exits we caused are not changes: a process this client SIGKILLed at
+	 * the end of a URL's time (KILLED) or after the whole guest was killed
+	 * (GUEST_KILLED_NS, CLOCK_BOOTTIME like the records).
+	 */
+	struct pidset killed;
+	uint64_t guest_killed_ns;
 	struct watch *watch;
 	struct sensor *sensor;
 	struct sandbox_visit *sv;
@@ -323,6 +330,8 @@ static void note_exit(struct group_visit *gv, uint32_t pid, const struct capture
 	}
 }
 
+static bool killed_by_us(const struct group_visit *gv, const struct sensor_event_hdr *h);
+
 /* Sensor callback: driver plumbing filtered out, the rest classified and emitted. */
 static int on_record(const struct sensor_record *rec, void *ctx)
 {
@@ -344,7 +353,8 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 		note_exec(gv, h->pid, rc);
 	else if (h->op == SENSOR_OP_EXIT && rc >= 0)
 		note_exit(gv, h->pid, &ev);
-	if (rc > 0 && !(process && pidset_has(&gv->drivers, ev.pid)) && ev.pid != gv->seq_pid)
+	if (rc > 0 && !(process && pidset_has(&gv->drivers, ev.pid)) && ev.pid != gv->seq_pid &&
+	    !killed_by_us(gv, h))
 		watch_handle(&ev, gv->watch);
 	return 0;
 }
@@ -353,6 +363,8 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 
 static void kill_guest(struct group_visit *gv)
 {
+	if (!gv->guest_killed_ns)
+		gv->guest_killed_ns = util_now_boot_ns();
 	if (gv->sv)
 		sandbox_visit_kill(gv->sv);
 	else if (gv->cgroup[0] && cgroup_kill(gv->cgroup) < 0)
@@ -477,8 +489,19 @@ static void finish_visit(struct group_visit *gv)
 
 static void kill_tree(struct group_visit *gv)
 {
-	for (size_t i = 0; i < gv->tree.n; i++)
+	for (size_t i = 0; i < gv->tree.n; i++) {
+		pidset_add(&gv->killed, gv->tree.v[i]);
 		kill((pid_t)gv->tree.v[i], SIGKILL);
+	}
+}
+
+/* True if REC is the exit of a process this client killed. */
+static bool killed_by_us(const struct group_visit *gv, const struct sensor_event_hdr *h)
+{
+	if (h->op != SENSOR_OP_EXIT || (h->arg0 & 0x7f) != SIGKILL)
+		return false;
+	return pidset_has(&gv->killed, h->pid) ||
+	       (gv->guest_killed_ns && h->ts_ns >= gv->guest_killed_ns);
 }
 
 /* URL U's time is over: its error from how it ended, then its leftovers are killed. */
@@ -772,6 +795,7 @@ static void release(struct group_visit *gv)
 	free(gv->results);
 	free(gv->drivers.v);
 	free(gv->tree.v);
+	free(gv->killed.v);
 	watch_free(gv->watch);
 	free(gv->identifier);
 	free(gv->program);

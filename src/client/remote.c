@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -702,12 +703,58 @@ static int new_session(struct remote *r)
 	return 0;
 }
 
+/*
+ * The programs of a guest inherit the client's standard descriptors; under
+ * capture-server those are the client's log file, so every line a browser
+ * prints would be a "file Write" of a host file, i.e. a false alarm.  The
+ * client keeps its log on a close-on-exec duplicate of stderr and gives
+ * descriptors 0-2 /dev/null.  Returns the log stream (the caller closes it).
+ */
+static FILE *quiet_stdio(void)
+{
+	int logfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	FILE *f = logfd >= 0 ? fdopen(logfd, "w") : NULL;
+
+	if (!f || null < 0) {
+		log_warn("cannot set up the standard descriptors");
+		if (f)
+			fclose(f);
+		else if (logfd >= 0)
+			close(logfd);
+		if (null >= 0)
+			close(null);
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	log_init("capture-client", log_level, f);
+	for (int fd = 0; fd <= STDERR_FILENO; fd++)
+		if (dup2(null, fd) < 0)
+			log_warn("dup2 /dev/null to %d", fd);
+	close(null);
+	return f;
+}
+
+/* Puts the log back on stderr (for main's last words) and closes LOGF. */
+static void restore_stdio(FILE *logf)
+{
+	fflush(logf);
+	if (dup2(fileno(logf), STDERR_FILENO) < 0)
+		log_warn("restoring stderr");
+	log_init("capture-client", log_level, stderr);
+	fclose(logf);
+}
+
 int remote_run(const struct remote_opts *opts)
 {
 	struct remote r = {.o = opts, .exit_code = 0};
+	FILE *logf = quiet_stdio();
 
+	if (!logf)
+		return MONITOR_EXIT_ERROR;
 	if (make_workdir(&r) < 0 || new_session(&r) < 0) {
 		server_session_free(r.session);
+		restore_stdio(logf);
 		return MONITOR_EXIT_ERROR;
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -728,5 +775,6 @@ int remote_run(const struct remote_opts *opts)
 	empty_dir(r.workdir);
 	if (rmdir(r.workdir) < 0)
 		log_warn("cannot remove %s", r.workdir);
+	restore_stdio(logf);
 	return r.exit_code;
 }

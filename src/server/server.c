@@ -121,7 +121,7 @@ struct server {
 
 static void dispatch_all(struct server *s);
 static void shutdown_server(struct server *s, int code);
-static void revert_guest(struct guest *g, const char *why);
+static void revert_guest(struct guest *g, const char *why, uint32_t code);
 static void arm_stall(struct guest *g);
 
 /* ---- groups ---- */
@@ -368,6 +368,8 @@ static void group_lost(struct guest *g, uint32_t code)
 	struct server *s = g->srv;
 	struct group *grp = g->group;
 
+	if (!code) /* closed by us: the client is being replaced */
+		code = PROTO_ERR_CAPTURE_CLIENT_CONNECTION_RESET;
 	take_group(g);
 	for (size_t i = 0; i < grp->n; i++) {
 		if (s->stopping && !grp->res[i].total_events)
@@ -735,7 +737,7 @@ static void on_closed(struct client_conn *c, enum client_conn_close reason, void
 		remove_external(s, g);
 	} else if (reason == CLIENT_CONN_CLOSE_INACTIVITY || reason == CLIENT_CONN_CLOSE_STALLED ||
 		   reason == CLIENT_CONN_CLOSE_PROTOCOL) {
-		revert_guest(g, client_conn_close_name(reason));
+		revert_guest(g, client_conn_close_name(reason), client_conn_error_code(reason));
 	} else {
 		/* the client reconnects by itself, or its exit makes the backend say so */
 		g->state = GUEST_STARTING;
@@ -763,7 +765,7 @@ static void on_stall(uv_timer_t *t)
 	    "guest %s/%s: no client within vm_stalled_after_revert_timeout (%u s): VM_STALLED",
 	    g->vm_server_id, g->vm_id, g->srv->cfg->vm_stalled_after_revert_timeout);
 	progress_vm_stalled(g->srv->prog);
-	revert_guest(g, "stalled after revert");
+	revert_guest(g, "stalled after revert", PROTO_ERR_VM_STALLED);
 }
 
 static void arm_stall(struct guest *g)
@@ -772,7 +774,11 @@ static void arm_stall(struct guest *g)
 		       (uint64_t)g->srv->cfg->vm_stalled_after_revert_timeout * 1000, 0);
 }
 
-static void revert_guest(struct guest *g, const char *why)
+/*
+ * Reverts G; WHY (NULL for the start-up revert) is logged; a group in
+ * flight ends with CODE (0: the connection's own reason, see group_lost()).
+ */
+static void revert_guest(struct guest *g, const char *why, uint32_t code)
 {
 	struct server *s = g->srv;
 	int rc;
@@ -785,11 +791,13 @@ static void revert_guest(struct guest *g, const char *why)
 		shutdown_server(s, SERVER_EXIT_HALTED);
 		return;
 	}
+	if (g->group) /* its client is going away: the visit is lost */
+		group_lost(g, code);
 	if (g->conn) {
 		struct client_conn *c = g->conn;
 
 		g->conn = NULL;
-		client_conn_close(c); /* its group comes back through on_closed() */
+		client_conn_close(c);
 	}
 	g->state = GUEST_REVERTING;
 	g->revert_ns = util_now_mono_ns();
@@ -824,7 +832,7 @@ static void on_exited(void *ctx, unsigned index, const char *why)
 
 	if (s->stopping)
 		return;
-	revert_guest(g, why);
+	revert_guest(g, why, PROTO_ERR_CAPTURE_CLIENT_CONNECTION_RESET);
 }
 
 /* ---- URL input ---- */
@@ -1232,7 +1240,7 @@ static int start_guests(struct server *s)
 		snprintf(g->vm_id, sizeof(g->vm_id), "%s", s->backend->vm_id(s->backend, i));
 		uv_timer_init(&s->loop, &g->stall);
 		g->stall.data = g;
-		revert_guest(g, NULL); /* every guest starts from a revert, as the original */
+		revert_guest(g, NULL, 0); /* every guest starts from a revert, as the original */
 	}
 	log_info("%u local sandbox guests, client %s", s->backend->count, s->o->client_path);
 	return 0;

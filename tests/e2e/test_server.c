@@ -109,6 +109,7 @@ static int group_teardown(void **state)
 		waitpid(corpusd, NULL, 0);
 	}
 	net_services_destroy(services, err, sizeof(err));
+	if (getenv("CAPTURE_KEEP")) return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -287,7 +288,7 @@ static void test_benign_malicious_unreachable_invalid(void **state)
 		"# e2e\n"
 		"http://benign.test/::curl::3\n"
 		"http://evil.test/install.sh::curl-sh::3\n"
-		"http://nothing.test:9/::curl::3\n"
+		"http://nothing.test:8080/::curl::3\n"
 		"not a url\n"
 		"end\n");
 	start(&r);
