@@ -158,8 +158,14 @@ static int build_process(struct event_builder *b, const struct sensor_record *r,
 	ev->pid = h->ppid; /* the parent acts, as in the original */
 	ev->ppid = 0;
 	ev->tid = 0;
+	/*
+	 * An orphan only reaped by the harness: the harness did not act, the
+	 * process did (its image before the exec is the one that forked it).
+	 */
+	if (!launch && is_harness(b, h->ppid))
+		ev->pid = h->pid;
 	/* a copy: the table entry may be replaced or freed below (pid == ppid) */
-	snprintf(b->proc, sizeof(b->proc), "%s", proc_table_exe(b->procs, h->ppid));
+	snprintf(b->proc, sizeof(b->proc), "%s", proc_table_exe(b->procs, ev->pid));
 	ev->process = b->proc;
 	snprintf(b->obj1, sizeof(b->obj1), "%u", h->pid);
 	ev->object1 = b->obj1;

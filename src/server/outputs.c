@@ -431,7 +431,14 @@ char *outputs_url_path(const struct outputs *o, const struct output_visit *v, co
 
 	if (outputs_url_basename(v->url, v->started_ns, base, sizeof(base)) < 0)
 		return NULL;
-	if (asprintf(&path, "%s/%s%s", o->dir, base, ext ? ext : "") < 0) {
+	if (v->name_suffix && strspn(v->name_suffix, "0123456789abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+				  strlen(v->name_suffix)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (asprintf(&path, "%s/%s%s%s%s", o->dir, base, v->name_suffix ? "_" : "",
+		     v->name_suffix ? v->name_suffix : "", ext ? ext : "") < 0) {
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -38,6 +38,8 @@ struct output_visit {
 	const char *client;   /* client program; NULL: "unknown" */
 	int visit_time;       /* seconds; < 0: "unknown" */
 	uint64_t started_ns;  /* CLOCK_REALTIME start of the visit: names per-URL files; 0 = now */
+	const char *name_suffix; /* [A-Za-z0-9] appended to per-URL names as "_SUFFIX" (the
+				  * same URL visited twice in one second); NULL = none */
 };
 
 /* An error code pair as on the wire; the major is written by its original name. */

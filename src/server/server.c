@@ -48,6 +48,8 @@ struct url_result {
 	size_t nevents, cap, total_events;
 	uint64_t first_event_ns; /* CLOCK_REALTIME, 0 = none */
 	char *archive;           /* file name in the log directory */
+	bool named;              /* name_suffix decided (see visit_name()) */
+	const char *name_suffix; /* the group id if the plain name was taken, else NULL */
 	struct output_file *files;
 	size_t nfiles;
 };
@@ -204,7 +206,36 @@ static struct output_visit visit_of(const struct group *grp, size_t i)
 	    .client = grp->urls[i].client,
 	    .visit_time = grp->urls[i].visit_time,
 	    .started_ns = grp->started_ns,
+	    .name_suffix = grp->res ? grp->res[i].name_suffix : NULL,
 	};
+}
+
+/*
+ * The visit of URL I as named in per-URL files.  The original's name is the
+ * URL and the second the visit started; when the same URL was visited in
+ * the same second (e.g. with two clients), this visit's files get its group
+ * id appended instead of overwriting or appending to the other's.
+ */
+static struct output_visit visit_name(struct server *s, struct group *grp, size_t i)
+{
+	struct url_result *r = &grp->res[i];
+	static const char *const exts[] = {".json", ".log", ".zip"};
+
+	if (!grp->started_ns)
+		grp->started_ns = util_now_real_ns();
+	if (!r->named) {
+		struct output_visit v = visit_of(grp, i);
+
+		for (size_t k = 0; k < ARRAY_SIZE(exts) && !r->name_suffix; k++) {
+			char *path = outputs_url_path(s->out, &v, exts[k]);
+
+			if (path && access(path, F_OK) == 0)
+				r->name_suffix = grp->id;
+			free(path);
+		}
+		r->named = true;
+	}
+	return visit_of(grp, i);
 }
 
 /* ---- URL ends ---- */
@@ -220,7 +251,7 @@ static void write_report(struct server *s, struct group *grp, size_t i, enum out
 	struct url_result *r = &grp->res[i];
 	struct capture_event *evs = calloc(r->nevents ? r->nevents : 1, sizeof(*evs));
 	struct output_report rep = {
-	    .visit = visit_of(grp, i),
+	    .visit = visit_name(s, grp, i),
 	    .verdict = v,
 	    .error = err,
 	    .queued_ns = grp->queued_ns,
@@ -530,7 +561,7 @@ static int store_event(struct url_result *r, const struct capture_event *ev)
 static void record_event(struct server *s, struct group *grp, const struct proto_system_event *pe)
 {
 	struct url_result *r = &grp->res[0]; /* seq groups hold one URL */
-	struct output_visit vis = visit_of(grp, 0);
+	struct output_visit vis = visit_name(s, grp, 0);
 	struct capture_event ev = {
 	    .type = event_type_of(pe->type),
 	    .action = pe->action,
@@ -544,8 +575,6 @@ static void record_event(struct server *s, struct group *grp, const struct proto
 	ev.wall_ns = parse_client_time(pe->time);
 	if (!ev.wall_ns)
 		ev.wall_ns = util_now_real_ns();
-	if (!vis.started_ns)
-		vis.started_ns = grp->started_ns = util_now_real_ns();
 	if (!r->first_event_ns)
 		r->first_event_ns = util_now_real_ns();
 	r->total_events++;
@@ -559,7 +588,7 @@ static void record_event(struct server *s, struct group *grp, const struct proto
 
 static void keep_upload(struct server *s, struct group *grp, const char *path)
 {
-	struct output_visit vis = visit_of(grp, 0);
+	struct output_visit vis = visit_name(s, grp, 0);
 	struct url_result *r = &grp->res[0];
 	char *dest = outputs_archive_path(s->out, &vis), err[512];
 

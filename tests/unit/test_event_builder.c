@@ -372,6 +372,9 @@ static void test_orphan_reparented_to_harness_reported(void **state)
 	assert_int_equal(build(f), 1);
 	assert_string_equal(f->ev.action, "created");
 	assert_string_equal(f->ev.object2, "/tmp/.implant");
+	/* the actor is the orphan's own image before the exec (its forker's), not the harness */
+	assert_int_equal(f->ev.pid, ACTOR);
+	assert_string_equal(f->ev.process, "/bin/sh");
 	rec_new(f, SENSOR_OP_EXIT, ACTOR, HARNESS);
 	assert_int_equal(build(f), 1);
 	assert_string_equal(f->ev.action, "terminated");
