@@ -214,6 +214,17 @@ static void close_others(int keep)
 	syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
 }
 
+static void null_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i <= 2; i++)
+		dup2(fd, i);
+	close(fd);
+}
+
 /* Root is no longer needed once the port is bound. */
 static int drop_privileges(void)
 {
@@ -236,14 +247,13 @@ static __attribute__((noreturn)) void stub_child(int netns_fd, uint32_t a_addr, 
 		_exit(1);
 	if (setns(netns_fd, CLONE_NEWNET) < 0)
 		r = (struct start_report){STEP_SETNS, errno};
-	else if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		r = (struct start_report){STEP_SOCKET, errno};
 	/*
 	 * Every visit runs its own stub: with SO_REUSEPORT they share port 53,
 	 * and one visit's revert (which stops its stub) never leaves another
 	 * visit of the same services namespace without DNS.
 	 */
-	else if (setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) < 0)
+	else if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+		 setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) < 0)
 		r = (struct start_report){STEP_SOCKET, errno};
 	else if (bind(sock, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		r = (struct start_report){STEP_BIND, errno};
@@ -251,6 +261,15 @@ static __attribute__((noreturn)) void stub_child(int netns_fd, uint32_t a_addr, 
 		r = (struct start_report){STEP_PRIV, errno};
 	if (write(report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r) || r.step != STEP_OK)
 		_exit(1);
+	/*
+	 * Changing credentials cleared the parent-death signal: set it again,
+	 * so a client that is killed does not leave its stub behind.  And the
+	 * client's stdout/stderr (a test's pipe, a log file) are not the stub's.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	null_stdio();
 	close_others(sock);
 	stub_serve(sock, a_addr);
 }

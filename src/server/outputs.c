@@ -431,9 +431,9 @@ char *outputs_url_path(const struct outputs *o, const struct output_visit *v, co
 
 	if (outputs_url_basename(v->url, v->started_ns, base, sizeof(base)) < 0)
 		return NULL;
-	if (v->name_suffix && strspn(v->name_suffix, "0123456789abcdefghijklmnopqrstuvwxyz"
-						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-				  strlen(v->name_suffix)) {
+	if (v->name_suffix &&
+	    strspn(v->name_suffix, "0123456789abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(v->name_suffix)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -115,8 +115,9 @@ struct server {
 	char apps_path[128];
 	char port_arg[8], tmpfs_arg[24], mem_arg[24], pids_arg[16];
 	const char *client_argv[40];
-	uint64_t in_flight; /* URLs */
-	bool listening;     /* the listener handle is initialised */
+	uint64_t in_flight;     /* URLs */
+	uint64_t last_input_ns; /* CLOCK_MONOTONIC of the last new input line */
+	bool listening;         /* the listener handle is initialised */
 	bool stopping;
 	int exit_code;
 };
@@ -473,11 +474,22 @@ static void dispatch(struct guest *g)
 	}
 }
 
+/*
+ * The input is over: an "end" line, the end of a pipe, or (like the
+ * original's idle check) a file that has not grown for SERVER_QUIET_MS.
+ */
+static bool input_done(const struct server *s)
+{
+	if (!s->src || url_source_ended(s->src))
+		return true;
+	return util_now_mono_ns() - s->last_input_ns >= (uint64_t)SERVER_QUIET_MS * 1000000;
+}
+
 static void check_finished(struct server *s)
 {
 	if (s->stopping || !s->cfg->terminate)
 		return;
-	if (s->src && !url_source_ended(s->src))
+	if (!input_done(s))
 		return;
 	if (s->retries || url_queue_len(s->queue) || s->in_flight)
 		return;
@@ -892,12 +904,16 @@ static const struct url_source_ops source_ops = {.entry = on_entry, .invalid = o
 static void poll_source(struct server *s)
 {
 	int rc;
+	unsigned long lines;
 
 	if (!s->src || url_source_ended(s->src))
 		return;
+	lines = url_source_lines(s->src);
 	do
 		rc = url_source_poll(s->src, &source_ops, s, 10000);
 	while (rc == 1);
+	if (url_source_lines(s->src) != lines || !s->last_input_ns)
+		s->last_input_ns = util_now_mono_ns();
 	if (rc < 0)
 		log_warn("reading %s", s->o->url_file);
 	progress_set_total(s->prog, url_queue_seen(s->queue));

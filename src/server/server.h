@@ -31,6 +31,9 @@ enum server_exit {
 
 #define SERVER_STATS_INTERVAL_MS (5ull * 60 * 1000) /* stats.log line, as the original */
 #define SERVER_POLL_MS           500                /* URL file tailing */
+#define SERVER_QUIET_MS                                                                            \
+	10000 /* terminate: a URL file without "end", unchanged for                                \
+	       * this long with nothing left to do, is finished */
 
 struct server_opts {
 	const struct capture_config *cfg; /* must outlive the run */

@@ -109,7 +109,8 @@ static int group_teardown(void **state)
 		waitpid(corpusd, NULL, 0);
 	}
 	net_services_destroy(services, err, sizeof(err));
-	if (getenv("CAPTURE_KEEP")) return 0;
+	if (getenv("CAPTURE_KEEP"))
+		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -398,6 +399,26 @@ static void test_client_killed_mid_visit_is_retried(void **state)
 	free(err);
 }
 
+/* -r: a guest that needs a revert halts the server (exit 4) instead. */
+static void test_halt_on_revert(void **state)
+{
+	struct run r;
+	char cfg[PATH_MAX + 16], out[PATH_MAX + 16];
+	pid_t client;
+
+	(void)state;
+	prepare(&r, "halt", "", "", 1, "http://benign.test/halt::idle::6\nend\n");
+	snprintf(cfg, sizeof(cfg), "%s/config.xml", r.dir);
+	snprintf(out, sizeof(out), "%s/server.out", r.dir);
+	char *argv[] = {server_bin, "-c", cfg, "-f", r.urls, "-r", "true", NULL};
+	r.pid = e2e_spawn(argv, out, r.err);
+	wait_visiting(&r, 60);
+	client = find_client(&r);
+	assert_true(client > 0);
+	assert_int_equal(kill(client, SIGKILL), 0);
+	assert_int_equal(finish(&r), 4);
+}
+
 static int connect_to(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
@@ -434,7 +455,7 @@ static void test_hostile_clients_dropped_good_one_served(void **state)
 	snprintf(key, sizeof(key), "%s/hostile.key", tmpdir);
 	write_file(key, "e2e-shared-secret\n", 0600);
 	snprintf(extra, sizeof(extra), "auth-key-file=\"%s\"", key);
-	prepare(&r, "hostile", "", extra, 1, "http://benign.test/hostile::idle::5\nend\n");
+	prepare(&r, "hostile", "", extra, 1, "http://benign.test/hostile::idle::5\n");
 	start(&r);
 	wait_visiting(&r, 60);
 	/* garbage */
@@ -476,6 +497,7 @@ int main(void)
 	    cmocka_unit_test(test_benign_malicious_unreachable_invalid),
 	    cmocka_unit_test(test_client_killed_mid_visit_is_retried),
 	    cmocka_unit_test(test_hostile_clients_dropped_good_one_served),
+	    cmocka_unit_test(test_halt_on_revert),
 	};
 	const char *only = getenv("CAPTURE_TEST_FILTER");
 
