@@ -417,23 +417,12 @@ size_t proto_part_set(struct proto_msg *msg, const char *name, uint64_t start, c
 #define BYTE_ESC     "\xef\xb7\x90"
 #define BYTE_ESC_LEN 3
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes exactly 2*N hex digits followed by NUL into OUT; 0 or -1. */
 static int hex_decode(const char *hex, unsigned char *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex_value((unsigned char)hex[2 * i]);
-		int lo = hi < 0 ? -1 : hex_value((unsigned char)hex[2 * i + 1]);
+		int hi = util_hex_value((unsigned char)hex[2 * i]);
+		int lo = hi < 0 ? -1 : util_hex_value((unsigned char)hex[2 * i + 1]);
 
 		if (lo < 0)
 			return -1;
@@ -493,8 +482,8 @@ static char *unescape_dup(const char *s)
 		int hi, lo;
 
 		if (strncmp(s, BYTE_ESC, BYTE_ESC_LEN) == 0 && /* stops at the NUL, unlike memcmp */
-		    (hi = hex_value((unsigned char)s[3])) >= 0 &&
-		    (lo = hex_value((unsigned char)s[4])) >= 0 && (hi | lo) != 0) {
+		    (hi = util_hex_value((unsigned char)s[3])) >= 0 &&
+		    (lo = util_hex_value((unsigned char)s[4])) >= 0 && (hi | lo) != 0) {
 			*o++ = (char)(hi << 4 | lo);
 			s += BYTE_ESC_LEN + 2;
 		} else {

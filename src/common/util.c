@@ -227,3 +227,14 @@ uint64_t util_now_real_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
 }
+
+int util_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -63,6 +63,9 @@ size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 /* Same into a malloc'ed string (NULL on allocation failure). */
 char *util_escape_dup(const char *s, size_t len);
 
+/* Value of the hex digit C (either case), or -1. */
+int util_hex_value(unsigned char c);
+
 /*
  * Copies the first 40 bytes of S (LEN bytes) into DST for an error message:
  * printable ASCII as is, other bytes as \xNN, "..." if cut, always

@@ -78,17 +78,6 @@ int corpus_host_site(const char *host, char *out, size_t outlen)
 
 /* ---- path ---- */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %-decodes TARGET up to '?' or '#' into BUF; false on a bad escape or a control byte. */
 static bool percent_decode(const char *target, char *buf, size_t buflen)
 {
@@ -99,7 +88,8 @@ static bool percent_decode(const char *target, char *buf, size_t buflen)
 		unsigned char c = (unsigned char)*p;
 
 		if (c == '%') {
-			int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+			int hi = util_hex_value((unsigned char)p[1]),
+			    lo = hi < 0 ? -1 : util_hex_value((unsigned char)p[2]);
 
 			if (lo < 0)
 				return false;

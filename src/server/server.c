@@ -20,12 +20,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "client/apps.h"
-#include "client/exclusion.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "server/archive_manifest.h"
 #include "server/client_conn.h"
+#include "server/client_setup.h"
 #include "server/guest_local.h"
 #include "server/outputs.h"
 #include "server/progress.h"
@@ -34,7 +33,6 @@
 
 #define EVENTS_KEPT_MAX  100000 /* events of one URL kept for its report (the log has all) */
 #define SHUTDOWN_WAIT_MS 100
-#define LOCAL_VM_SERVER  "local"
 
 struct stored_event {
 	struct capture_event ev;
@@ -105,16 +103,8 @@ struct server {
 	struct guest_backend *backend;
 	struct guest *guests; /* backend guests, backend->count */
 	struct guest *external;
-	struct exclusion_set *excl;
-	struct proto_msg *exclusions;
-	size_t nexclusions;
-	unsigned char key[4096];
-	size_t keylen;
+	struct client_setup setup; /* key, pushed rules, local clients' command line */
 	char upload_dir[4096];
-	char run_dir[64];
-	char apps_path[128];
-	char port_arg[8], tmpfs_arg[24], mem_arg[24], pids_arg[16];
-	const char *client_argv[40];
 	uint64_t in_flight;     /* URLs */
 	uint64_t last_input_ns; /* CLOCK_MONOTONIC of the last new input line */
 	bool listening;         /* the listener handle is initialised */
@@ -953,11 +943,11 @@ static void on_connection(uv_stream_t *listener, int status)
 	struct client_conn *c;
 	struct client_conn_params p = {
 	    .cfg = s->cfg,
-	    .auth_key = s->keylen ? s->key : NULL,
-	    .auth_key_len = s->keylen,
+	    .auth_key = s->setup.keylen ? s->setup.key : NULL,
+	    .auth_key_len = s->setup.keylen,
 	    .upload_dir = s->upload_dir,
-	    .exclusions = s->exclusions,
-	    .nexclusions = s->nexclusions,
+	    .exclusions = s->setup.exclusions,
+	    .nexclusions = s->setup.nexclusions,
 	    .cb = &conn_cb,
 	};
 	int rc;
@@ -983,10 +973,20 @@ static void on_connection(uv_stream_t *listener, int status)
 		client_conn_close(c);
 }
 
+static const char *listen_address(const struct server *s)
+{
+	return s->o->listen_address ? s->o->listen_address : s->cfg->listen_address;
+}
+
+static uint16_t listen_port(const struct server *s)
+{
+	return s->o->listen_port ? s->o->listen_port : s->cfg->listen_port;
+}
+
 static int listen_on(struct server *s)
 {
-	const char *addr = s->o->listen_address ? s->o->listen_address : s->cfg->listen_address;
-	unsigned port = s->o->listen_port ? s->o->listen_port : s->cfg->listen_port;
+	const char *addr = listen_address(s);
+	unsigned port = listen_port(s);
 	struct sockaddr_storage sa;
 	int rc;
 
@@ -1004,7 +1004,6 @@ static int listen_on(struct server *s)
 		log_warnx("cannot listen on %s port %u: %s", addr, port, uv_strerror(rc));
 		return -1;
 	}
-	snprintf(s->port_arg, sizeof(s->port_arg), "%u", port);
 	log_info("listening on %s port %u", addr, port);
 	return 0;
 }
@@ -1078,187 +1077,13 @@ static void on_signal(uv_signal_t *h, int signo)
 
 /* ---- setup ---- */
 
-static int load_key(struct server *s)
-{
-	const char *path = s->cfg->auth_key_file;
-	CLEANUP_FD int fd = -1;
-	ssize_t n;
-
-	if (!path)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, s->key, sizeof(s->key));
-	if (n <= 0) {
-		log_warn("cannot read the authentication key %s", path);
-		return -1;
-	}
-	s->keylen = (size_t)n;
-	return 0;
-}
-
-static int proto_exclusion_type(enum exclusion_monitor m)
-{
-	switch (m) {
-	case EXCL_FILE: return PROTO_MSG_FILE_EXCLUSION;
-	case EXCL_PROCESS: return PROTO_MSG_PROCESS_EXCLUSION;
-	case EXCL_CONNECTION: return PROTO_MSG_CONNECTION_EXCLUSION;
-	case EXCL_REGISTRY: return PROTO_MSG_REGISTRY_EXCLUSION;
-	default: return -1; /* the protocol has no message for system rules */
-	}
-}
-
-/* send-exclusion-lists: the <exclusion-list> files, checked, as messages. */
-static int load_exclusions(struct server *s)
-{
-	const struct capture_config *cfg = s->cfg;
-	struct exclusion_rule_info ri;
-	char err[1024];
-	size_t n;
-
-	if (!cfg->send_exclusion_lists || !cfg->nexclusion_lists)
-		return 0;
-	s->excl = exclusion_set_new();
-	if (!s->excl)
-		return -1;
-	for (size_t i = 0; i < cfg->nexclusion_lists; i++)
-		if (exclusion_load_file(s->excl,
-					(enum exclusion_monitor)cfg->exclusion_lists[i].monitor,
-					cfg->exclusion_lists[i].file, err, sizeof(err)) < 0) {
-			log_warnx("exclusion list rejected: %s", err);
-			return -1;
-		}
-	n = exclusion_rule_count(s->excl);
-	s->exclusions = calloc(n ? n : 1, sizeof(*s->exclusions));
-	if (!s->exclusions)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct proto_msg *m = &s->exclusions[s->nexclusions];
-		int type;
-
-		if (exclusion_rule_get(s->excl, i, &ri) < 0 ||
-		    (type = proto_exclusion_type(ri.monitor)) < 0)
-			continue;
-		proto_msg_init(m, (enum proto_msg_type)type);
-		m->u.exclusion.excluded = ri.sign == '+';
-		m->u.exclusion.action = (char *)(uintptr_t)ri.key;
-		m->u.exclusion.subject = (char *)(uintptr_t)ri.subject;
-		m->u.exclusion.object = (char *)(uintptr_t)ri.object;
-		s->nexclusions++;
-	}
-	log_info("%zu exclusion rules will be sent to every client", s->nexclusions);
-	return 0;
-}
-
-static int write_app_line(FILE *f, const char *name, const char *path, bool download)
-{
-	return fprintf(f, "%s\t%s%s\n", name, path, download ? "\tyes" : "") < 0 ? -1 : 0;
-}
-
-/*
- * The clients' applications file: the <application>s of config.xml, then
- * the lines of <applications file> (checked here, so a bad file stops the
- * server, not every client).
- */
-static int write_applications(struct server *s)
-{
-	const struct capture_config *cfg = s->cfg;
-	struct app_table *t = NULL;
-	char err[1024];
-	FILE *f;
-	int rc = 0;
-
-	if (cfg->applications_file && apps_load(cfg->applications_file, &t, err, sizeof(err)) < 0) {
-		log_warnx("applications file rejected: %s", err);
-		return -1;
-	}
-	snprintf(s->apps_path, sizeof(s->apps_path), "%s/applications.conf", s->run_dir);
-	f = fopen(s->apps_path, "we");
-	if (!f) {
-		log_warn("cannot write %s", s->apps_path);
-		apps_free(t);
-		return -1;
-	}
-	fputs("# written by capture-server from its config.xml\n", f);
-	for (size_t i = 0; i < cfg->napplications && rc == 0; i++)
-		rc = write_app_line(f, cfg->applications[i].name, cfg->applications[i].path,
-				    cfg->applications[i].download);
-	for (size_t i = 0; t && i < apps_count(t) && rc == 0; i++) {
-		const struct app_entry *e = apps_get(t, i);
-
-		rc = write_app_line(f, e->name, e->path, e->download_first);
-	}
-	apps_free(t);
-	if (fclose(f) != 0 || rc < 0) {
-		log_warn("cannot write %s", s->apps_path);
-		return -1;
-	}
-	return 0;
-}
-
-static void size_arg(char *buf, size_t len, uint64_t bytes)
-{
-	snprintf(buf, len, "%llu", (unsigned long long)bytes);
-}
-
-/* The local clients' command line (guest_local adds -b VM_ID). */
-static void build_client_argv(struct server *s)
-{
-	const struct capture_config *cfg = s->cfg;
-	const char **a = s->client_argv;
-	size_t n = 0;
-
-	a[n++] = s->o->client_path;
-	a[n++] = "-s";
-	a[n++] = !strcmp(cfg->listen_address, "0.0.0.0") ? "127.0.0.1"
-		 : !strcmp(cfg->listen_address, "::")
-		     ? "::1"
-		     : (s->o->listen_address ? s->o->listen_address : cfg->listen_address);
-	a[n++] = "-p";
-	a[n++] = s->port_arg;
-	a[n++] = "-a";
-	a[n++] = LOCAL_VM_SERVER;
-	if (cfg->auth_key_file) {
-		a[n++] = "--key";
-		a[n++] = cfg->auth_key_file;
-	}
-	a[n++] = "--sandbox";
-	a[n++] = "--network";
-	a[n++] = cfg->sandbox_network == CONFIG_NET_NONE       ? "none"
-		 : cfg->sandbox_network == CONFIG_NET_SERVICES ? "services"
-							       : "nat";
-	if (cfg->sandbox_services) {
-		a[n++] = "--services";
-		a[n++] = cfg->sandbox_services;
-	}
-	a[n++] = "--root";
-	a[n++] = cfg->sandbox_root;
-	size_arg(s->tmpfs_arg, sizeof(s->tmpfs_arg), cfg->sandbox_tmpfs_bytes);
-	a[n++] = "--tmpfs-size";
-	a[n++] = s->tmpfs_arg;
-	if (cfg->sandbox_memory_bytes) {
-		size_arg(s->mem_arg, sizeof(s->mem_arg), cfg->sandbox_memory_bytes);
-		a[n++] = "--memory";
-		a[n++] = s->mem_arg;
-	}
-	if (cfg->sandbox_pids_max) {
-		snprintf(s->pids_arg, sizeof(s->pids_arg), "%u", cfg->sandbox_pids_max);
-		a[n++] = "--pids";
-		a[n++] = s->pids_arg;
-	}
-	a[n++] = "--server-port";
-	a[n++] = s->port_arg;
-	a[n++] = "--applications";
-	a[n++] = s->apps_path;
-	a[n] = NULL;
-}
-
 static int start_guests(struct server *s)
 {
 	struct guest_local_params p = {
 	    .loop = &s->loop,
 	    .count = s->cfg->sandbox_count,
-	    .vm_server_id = LOCAL_VM_SERVER,
-	    .argv = s->client_argv,
+	    .vm_server_id = CLIENT_SETUP_VM_SERVER,
+	    .argv = s->setup.argv,
 	    .log_dir = outputs_dir(s->out),
 	    .events = {.reverted = on_reverted, .exited = on_exited, .ctx = s},
 	};
@@ -1267,9 +1092,9 @@ static int start_guests(struct server *s)
 		log_info("no local guests: waiting for clients started by hand");
 		return 0;
 	}
-	if (write_applications(s) < 0)
+	if (client_setup_local(&s->setup, s->cfg, s->o->client_path, listen_address(s),
+			       listen_port(s)) < 0)
 		return -1;
-	build_client_argv(s);
 	s->backend = guest_local_new(&p);
 	s->guests = s->backend ? calloc(s->backend->count, sizeof(*s->guests)) : NULL;
 	if (!s->guests) {
@@ -1281,7 +1106,7 @@ static int start_guests(struct server *s)
 
 		g->srv = s;
 		g->index = (int)i;
-		snprintf(g->vm_server_id, sizeof(g->vm_server_id), "%s", LOCAL_VM_SERVER);
+		snprintf(g->vm_server_id, sizeof(g->vm_server_id), "%s", CLIENT_SETUP_VM_SERVER);
 		snprintf(g->vm_id, sizeof(g->vm_id), "%s", s->backend->vm_id(s->backend, i));
 		uv_timer_init(&s->loop, &g->stall);
 		g->stall.data = g;
@@ -1321,12 +1146,7 @@ static int open_inputs(struct server *s)
 		log_warn("cannot read the URL file %s", s->o->url_file);
 		return -1;
 	}
-	if (!mkdtemp(strcpy(s->run_dir, "/tmp/capture-server-XXXXXX"))) {
-		log_warn("cannot create a run directory");
-		s->run_dir[0] = '\0';
-		return -1;
-	}
-	return load_key(s) < 0 || load_exclusions(s) < 0 ? -1 : 0;
+	return client_setup_init(&s->setup, cfg);
 }
 
 static int start_loop(struct server *s)
@@ -1382,18 +1202,12 @@ static void cleanup(struct server *s)
 		free(g);
 	}
 	free(s->guests);
-	free(s->exclusions);
-	exclusion_set_free(s->excl);
+	client_setup_free(&s->setup);
 	url_source_free(s->src);
 	url_queue_free(s->queue);
 	progress_free(s->prog);
 	if (outputs_close(s->out) < 0)
 		log_warn("closing the logs");
-	if (s->apps_path[0])
-		unlink(s->apps_path);
-	if (s->run_dir[0])
-		rmdir(s->run_dir);
-	explicit_bzero(s->key, sizeof(s->key));
 }
 
 int server_run(const struct server_opts *o)

@@ -32,21 +32,6 @@ static void path_in(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", tmpdir, name);
 }
 
-/* A port nobody listens on right now (bound and released; good enough on loopback). */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(s);
-	return port;
-}
-
 /* Waits up to 5 s for PIDFILE to hold PID. */
 static void wait_pidfile(const char *pidfile, pid_t pid)
 {
@@ -74,7 +59,7 @@ static void server_start(struct server *s, const char *netns)
 {
 	char port[16];
 
-	s->port = netns ? 80 : free_port();
+	s->port = netns ? 80 : e2e_free_port();
 	snprintf(port, sizeof(port), "%d", s->port);
 	path_in(s->pidfile, sizeof(s->pidfile), netns ? "ns.pid" : "corpusd.pid");
 	path_in(s->log, sizeof(s->log), netns ? "ns-requests.log" : "requests.log");

@@ -434,12 +434,7 @@ static bool zip_has(const char *path, const char *name)
 
 static void write_key(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
+	assert_int_equal(e2e_write_file(path, text, mode), 0);
 }
 
 static void test_handshake_with_and_without_key(void **state)

@@ -41,12 +41,7 @@ static void path_in(char *buf, size_t len, const char *dir, const char *name)
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
+	assert_int_equal(e2e_write_file(path, text, mode), 0);
 }
 
 static void make_site(const char *host, const char *name, const char *text)
@@ -115,21 +110,6 @@ static int group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A port nothing listens on right now. */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(s);
-	return port;
-}
-
 struct run {
 	char dir[PATH_MAX];
 	char log[PATH_MAX + 8];
@@ -151,7 +131,8 @@ static void prepare(struct run *r, const char *name, const char *global, const c
 	snprintf(r->urls, sizeof(r->urls), "%s/urls.txt", r->dir);
 	snprintf(r->err, sizeof(r->err), "%s/server.err", r->dir);
 	snprintf(cfg, sizeof(cfg), "%s/config.xml", r->dir);
-	r->port = free_port();
+	r->port = e2e_free_port();
+	assert_true(r->port > 0);
 	snprintf(text, sizeof(text),
 		 "<config>\n"
 		 "  <global client-default=\"curl\" client-default-visit-time=\"3\" %s/>\n"
