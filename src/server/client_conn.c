@@ -825,6 +825,9 @@ static int conn_copy_params(struct client_conn *c, const struct client_conn_para
 	c->stalled_ms =
 	    p->stalled_ms ? p->stalled_ms : 1000ull * p->cfg->vm_stalled_during_operation_timeout;
 	c->ping_ms = p->ping_ms ? p->ping_ms : CLIENT_CONN_PING_MS;
+	/* a healthy idle client must answer a ping before its inactivity deadline */
+	if (!p->ping_ms && c->ping_ms > c->inactivity_ms / 3)
+		c->ping_ms = c->inactivity_ms / 3 ? c->inactivity_ms / 3 : 1;
 	if (p->auth_key) {
 		c->key = malloc(p->auth_key_len ? p->auth_key_len : 1);
 		if (!c->key)

@@ -400,6 +400,32 @@ static void test_halt_on_revert(void **state)
 	assert_int_equal(finish(&r), 4);
 }
 
+/* A client that stops answering (SIGSTOP) is inactive: its guest is reverted, the URL retried. */
+static void test_stalled_client_reverted_and_url_retried(void **state)
+{
+	struct run r;
+	char *safe, *prog;
+	pid_t client;
+
+	(void)state;
+	prepare(&r, "inactive", "client_inactivity_timeout=\"2\"", "", 1,
+		"http://benign.test/inactive::idle::4\nend\n");
+	start(&r);
+	wait_visiting(&r, 60);
+	client = find_client(&r);
+	assert_true(client > 0);
+	assert_int_equal(kill(client, SIGSTOP), 0);
+	assert_int_equal(finish(&r), 0);
+	safe = slurp_log(&r, "safe.log");
+	prog = slurp_log(&r, "progress.log");
+	assert_int_equal(count_lines(safe, "\"benign\"", "http://benign.test/inactive"), 1);
+	assert_int_equal(count_lines(prog, "CAPTURE_CLIENT_INACTIVITY", "benign.test/inactive"), 1);
+	/* the stopped client was replaced: SIGTERM cannot reach it, SIGKILL did */
+	assert_int_not_equal(kill(client, 0), 0);
+	free(safe);
+	free(prog);
+}
+
 static int connect_to(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
@@ -479,6 +505,7 @@ int main(void)
 	    cmocka_unit_test(test_client_killed_mid_visit_is_retried),
 	    cmocka_unit_test(test_hostile_clients_dropped_good_one_served),
 	    cmocka_unit_test(test_halt_on_revert),
+	    cmocka_unit_test(test_stalled_client_reverted_and_url_retried),
 	};
 	const char *only = getenv("CAPTURE_TEST_FILTER");
 
