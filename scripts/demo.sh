@@ -55,7 +55,7 @@ stop_corpusd() {
 trap stop_corpusd EXIT
 trap 'exit 2' INT TERM
 
-echo "== capture demo: $(grep -c '^[a-z]' "$urls") URLs of the local corpus, 2 sandbox guests"
+echo "== capture demo: $(grep -c '^[a-z]*://' "$urls") URLs of the local corpus, 2 sandbox guests"
 echo "   corpus server: capture-corpusd in namespace $netns, serving corpus/sites/"
 echo "   work dir:      $work (config.xml, log/, corpusd.log)"
 echo
