@@ -44,7 +44,7 @@ LDFLAGS_ALL += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(wildcard src/common/*.c) $(filter-out %.bpf.c,$(wildcard src/sensor/*.c)) $(wildcard src/guest/*.c) $(filter-out src/server/main.c,$(wildcard src/server/*.c)) \
-	$(filter-out src/client/main.c,$(wildcard src/client/*.c)) \
+	$(filter-out src/client/main.c,$(wildcard src/client/*.c)) $(wildcard src/client/apps/*.c) \
 	$(filter-out src/corpus/main.c,$(wildcard src/corpus/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB     := $(BUILD)/libcapture.a
