@@ -71,6 +71,8 @@ static int make_sandbox(struct sandbox_visit *v, char *err, size_t errlen)
 	    .user = v->opts.user,
 	    .uid = v->opts.uid,
 	    .gid = v->opts.uid,
+	    .program_fds = v->opts.program_fds,
+	    .n_program_fds = v->opts.n_program_fds,
 	};
 	struct sandbox_error e;
 

@@ -38,6 +38,9 @@ struct sandbox_visit_opts {
 	uint16_t server_port; /* blocked for every guest; 0 = 7070 */
 	const char *user;     /* guest user name; NULL = "capture" (home /home/USER) */
 	uid_t uid;            /* guest uid and gid; 0 = 4242 */
+	/* fds the program gets as 3, 4, ... (sandbox_config.program_fds); borrowed until start */
+	const int *program_fds;
+	size_t n_program_fds;
 };
 
 struct sandbox_visit_result {

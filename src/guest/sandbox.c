@@ -347,6 +347,10 @@ static int check_config(struct sandbox *sb, struct sandbox_error *err)
 		set_error(err, SBX_STEP_CONFIG, 0, NULL, "network mode needs a services namespace");
 		return -1;
 	}
+	if (c->n_program_fds > SANDBOX_MAX_PROGRAM_FDS || (c->n_program_fds && !c->program_fds)) {
+		set_error(err, SBX_STEP_CONFIG, 0, NULL, "too many fds for the program");
+		return -1;
+	}
 	snprintf(sb->user, sizeof(sb->user), "%s", c->user ? c->user : SANDBOX_USER_DEFAULT);
 	if (!*sb->user || strchr(sb->user, '/') || strchr(sb->user, ':')) {
 		set_error(err, SBX_STEP_CONFIG, 0, sb->user, "invalid user name");
@@ -579,13 +583,42 @@ static _Noreturn void run_program(const struct sandbox *sb, char *const argv[], 
 	}
 	if (chdir(sb->home) < 0)
 		(void)!chdir("/");
-	/* close everything but stdio and the status pipe (close-on-exec) */
-	if (status_fd > 3)
-		syscall(SYS_close_range, 3, status_fd - 1, 0);
-	syscall(SYS_close_range, status_fd + 1, ~0u, 0);
+	/* stdio, the program's fds at 3.. and the status pipe (close-on-exec): nothing else */
+	status_fd = sandbox_pass_fds(sb->cfg.program_fds, sb->cfg.n_program_fds, status_fd);
+	if (status_fd < 0)
+		_exit(126); /* the status pipe may be gone: the parent sees EOF without READY */
 	execvpe(argv[0], argv, program_env(sb));
 	send_msg(status_fd, SBX_MSG_EXEC_FAILED, SBX_STEP_EXEC, errno, 0, argv[0]);
 	_exit(127);
+}
+
+int sandbox_pass_fds(const int *fds, size_t n, int keep)
+{
+	int floor = 3 + (int)n, moved[SANDBOX_MAX_PROGRAM_FDS];
+
+	if (n > SANDBOX_MAX_PROGRAM_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* first above the target range, so that no dup2 below overwrites a source */
+	for (size_t i = 0; i < n; i++) {
+		moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, floor);
+		if (moved[i] < 0)
+			return -1;
+	}
+	if (keep >= 0 && (keep = fcntl(keep, F_DUPFD_CLOEXEC, floor)) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (dup2(moved[i], 3 + (int)i) < 0) /* dup2 clears close-on-exec */
+			return -1;
+	}
+	if (keep < 0)
+		return syscall(SYS_close_range, (unsigned)floor, ~0u, 0) < 0 ? -1 : 0;
+	if (keep > floor && syscall(SYS_close_range, (unsigned)floor, (unsigned)keep - 1, 0) < 0)
+		return -1;
+	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0) < 0)
+		return -1;
+	return keep;
 }
 
 /* pid 1 of the guest: reap everything, leave when nothing is left. */
@@ -669,6 +702,9 @@ static _Noreturn void guest_init(struct sandbox *sb, char *const argv[], int go_
 		close(sync[1]);
 	}
 	close(app_fd);
+	/* the program has its fds: without our copies its exit is EOF for the client */
+	for (size_t i = 0; i < sb->cfg.n_program_fds; i++)
+		close(sb->cfg.program_fds[i]);
 	send_msg(status_fd, SBX_MSG_READY, SBX_STEP_EXEC, 0, pid, NULL);
 	close(status_fd);
 	reap_all(pid);

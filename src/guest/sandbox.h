@@ -28,12 +28,13 @@
 
 #include "guest/netns.h"
 
-#define SANDBOX_TMPFS_DEFAULT (512ull << 20) /* bytes of upper layer a guest may write */
-#define SANDBOX_UID_DEFAULT   4242
-#define SANDBOX_USER_DEFAULT  "capture"
-#define SANDBOX_HOSTNAME      "capture-guest"
-#define SANDBOX_BASE_DIR      "/run/capture/sandbox" /* tmpfs mounts live below */
-#define SANDBOX_SERVICES_ADDR "10.201.255.1"         /* where the DNS stub sends every name */
+#define SANDBOX_TMPFS_DEFAULT   (512ull << 20) /* bytes of upper layer a guest may write */
+#define SANDBOX_UID_DEFAULT     4242
+#define SANDBOX_USER_DEFAULT    "capture"
+#define SANDBOX_HOSTNAME        "capture-guest"
+#define SANDBOX_BASE_DIR        "/run/capture/sandbox" /* tmpfs mounts live below */
+#define SANDBOX_SERVICES_ADDR   "10.201.255.1"         /* where the DNS stub sends every name */
+#define SANDBOX_MAX_PROGRAM_FDS 16                     /* extra fds a program may get (3..18) */
 
 struct sandbox_config {
 	const char *root;              /* lower layer; NULL = "/" */
@@ -51,6 +52,14 @@ struct sandbox_config {
 	    *nameserver; /* resolv.conf; NULL = SANDBOX_SERVICES_ADDR (or 127.0.0.1 for none) */
 	const char *pcap_path; /* capture the guest's traffic here; NULL = no capture */
 	char *const *env;      /* extra "NAME=value" entries for the program; may be NULL */
+	/*
+	 * Extra fds for the program: program_fds[i] becomes its fd 3+i (a
+	 * browser's control pipes); every other fd above 2 is closed.  Borrowed
+	 * until sandbox_start() returns; the guest init closes its copies once
+	 * the program is forked.  At most SANDBOX_MAX_PROGRAM_FDS.
+	 */
+	const int *program_fds;
+	size_t n_program_fds;
 };
 
 enum sandbox_step {
@@ -111,6 +120,15 @@ struct sandbox;
  */
 int sandbox_plan(const struct sandbox_config *cfg, const char *base, struct sandbox_op *ops,
 		 int max);
+
+/*
+ * In a child about to exec: makes FDS[i] its fd 3+i (N at most
+ * SANDBOX_MAX_PROGRAM_FDS, inheritable), moves KEEP (a close-on-exec status
+ * pipe, or -1) above them and closes every other fd above 2.  Returns the
+ * new number of KEEP (or 0 with KEEP -1), or -1 with errno (fds unchanged
+ * only as far as the failing step).  Async-signal-safe.
+ */
+int sandbox_pass_fds(const int *fds, size_t n, int keep);
 
 /* Creates everything up to the clone; NAME must be unique among live sandboxes. */
 int sandbox_create(const struct sandbox_config *cfg, const char *name, struct sandbox **out,
