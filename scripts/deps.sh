@@ -10,7 +10,7 @@ libbpf-dev bpftool libelf-dev zlib1g-dev
 libpcre2-dev libjansson-dev libuv1-dev liburing-dev
 libmnl-dev libnftables-dev libpcap-dev libarchive-dev libssl-dev libexpat1-dev
 libcmocka-dev libclang-rt-14-dev libmicrohttpd-dev
-iproute2 chromium firefox-esr jq
+iproute2 chromium firefox-esr jq libreoffice-writer-nogui
 "
 
 missing=""
