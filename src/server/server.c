@@ -16,41 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "common/log.h"
 #include "common/util.h"
-#include "server/archive_manifest.h"
 #include "server/client_conn.h"
 #include "server/client_setup.h"
 #include "server/guest_local.h"
 #include "server/outputs.h"
 #include "server/progress.h"
 #include "server/url_queue.h"
+#include "server/url_result.h"
 #include "server/url_source.h"
 
-#define EVENTS_KEPT_MAX  100000 /* events of one URL kept for its report (the log has all) */
 #define SHUTDOWN_WAIT_MS 100
-
-struct stored_event {
-	struct capture_event ev;
-	char *strs[4]; /* action, process, object1, object2 (owned) */
-};
-
-/* What one URL of a group in flight has gathered. */
-struct url_result {
-	struct outputs_eventlog *elog;
-	struct stored_event *events;
-	size_t nevents, cap, total_events;
-	uint64_t first_event_ns; /* CLOCK_REALTIME, 0 = none */
-	char *archive;           /* file name in the log directory */
-	bool named;              /* name_suffix decided (see visit_name()) */
-	const char *name_suffix; /* the group id if the plain name was taken, else NULL */
-	struct output_file *files;
-	size_t nfiles;
-};
 
 struct group {
 	struct group *next; /* retry list */
@@ -119,19 +99,6 @@ static void arm_stall(struct guest *g);
 
 /* ---- groups ---- */
 
-static void result_free(struct url_result *r)
-{
-	for (size_t i = 0; i < r->nevents; i++)
-		for (size_t k = 0; k < 4; k++)
-			free(r->events[i].strs[k]);
-	free(r->events);
-	if (r->elog && outputs_eventlog_close(r->elog) < 0)
-		log_warn("closing an event log");
-	free(r->archive);
-	archive_manifest_free(r->files, r->nfiles);
-	memset(r, 0, sizeof(*r));
-}
-
 static void group_free(struct group *grp)
 {
 	if (!grp)
@@ -139,7 +106,7 @@ static void group_free(struct group *grp)
 	for (size_t i = 0; i < grp->n; i++) {
 		url_line_entry_free(&grp->urls[i]);
 		if (grp->res)
-			result_free(&grp->res[i]);
+			url_result_free(&grp->res[i]);
 	}
 	free(grp->urls);
 	free(grp->res);
@@ -240,7 +207,7 @@ static void write_report(struct server *s, struct group *grp, size_t i, enum out
 			 const struct output_error *err)
 {
 	struct url_result *r = &grp->res[i];
-	struct capture_event *evs = calloc(r->nevents ? r->nevents : 1, sizeof(*evs));
+	struct capture_event *evs = url_result_events(r);
 	struct output_report rep = {
 	    .visit = visit_name(s, grp, i),
 	    .verdict = v,
@@ -255,8 +222,8 @@ static void write_report(struct server *s, struct group *grp, size_t i, enum out
 	    .archive = r->archive,
 	};
 
-	for (size_t k = 0; evs && k < r->nevents; k++)
-		evs[k] = r->events[k].ev;
+	if (r->nevents && !evs)
+		log_warnx("out of memory: the report of %s lists no events", grp->urls[i].url);
 	if (outputs_report_write(s->out, &rep) < 0)
 		log_warn("writing the report of %s", grp->urls[i].url);
 	free(evs);
@@ -499,118 +466,18 @@ static void dispatch_all(struct server *s)
 /* ---- events and uploads ---- */
 
 /* "dd/MM/yyyy HH:mm:ss.mmm" (client clock, local time) -> CLOCK_REALTIME ns; 0 if unparsable. */
-static uint64_t parse_client_time(const char *t)
-{
-	struct tm tm = {0};
-	int ms = 0;
-
-	if (!t || sscanf(t, "%d/%d/%d %d:%d:%d.%d", &tm.tm_mday, &tm.tm_mon, &tm.tm_year,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
-		return 0;
-	tm.tm_mon -= 1;
-	tm.tm_year -= 1900;
-	tm.tm_isdst = -1;
-	time_t secs = mktime(&tm);
-	if (secs == (time_t)-1 || ms < 0 || ms > 999)
-		return 0;
-	return (uint64_t)secs * 1000000000ull + (uint64_t)ms * 1000000ull;
-}
-
-static enum event_type event_type_of(const char *name)
-{
-	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
-		if (!strcmp(name, event_type_name(t)))
-			return t;
-	return EVENT_SYSTEM; /* e.g. "registry" of an original client */
-}
-
-static int store_event(struct url_result *r, const struct capture_event *ev)
-{
-	struct stored_event *se;
-
-	if (r->nevents == EVENTS_KEPT_MAX)
-		return 0;
-	if (r->nevents == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct stored_event *nv = realloc(r->events, cap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		r->events = nv;
-		r->cap = cap;
-	}
-	se = &r->events[r->nevents];
-	*se = (struct stored_event){.ev = *ev};
-	se->strs[0] = strdup(ev->action);
-	se->strs[1] = strdup(ev->process);
-	se->strs[2] = strdup(ev->object1);
-	se->strs[3] = strdup(ev->object2);
-	if (!se->strs[0] || !se->strs[1] || !se->strs[2] || !se->strs[3]) {
-		for (int k = 0; k < 4; k++)
-			free(se->strs[k]);
-		return -1;
-	}
-	se->ev.action = se->strs[0];
-	se->ev.process = se->strs[1];
-	se->ev.object1 = se->strs[2];
-	se->ev.object2 = se->strs[3];
-	se->ev.comm = se->ev.detail = se->ev.argv = NULL;
-	se->ev.argv_len = 0;
-	r->nevents++;
-	return 0;
-}
-
 static void record_event(struct server *s, struct group *grp, const struct proto_system_event *pe)
 {
-	struct url_result *r = &grp->res[0]; /* seq groups hold one URL */
-	struct output_visit vis = visit_name(s, grp, 0);
-	struct capture_event ev = {
-	    .type = event_type_of(pe->type),
-	    .action = pe->action,
-	    .pid = pe->process_id,
-	    .process = pe->process,
-	    .object1 = pe->object1,
-	    .object2 = pe->object2 ? pe->object2 : "-1",
-	    .exit_status = -1,
-	};
+	struct output_visit vis = visit_name(s, grp, 0); /* seq groups hold one URL */
 
-	ev.wall_ns = parse_client_time(pe->time);
-	if (!ev.wall_ns)
-		ev.wall_ns = util_now_real_ns();
-	if (!r->first_event_ns)
-		r->first_event_ns = util_now_real_ns();
-	r->total_events++;
-	if (!r->elog && !(r->elog = outputs_eventlog_new(s->out, &vis)))
-		log_warn("event log of %s", vis.url);
-	if (r->elog && outputs_eventlog_write(r->elog, &ev) < 0)
-		log_warn("writing %s", outputs_eventlog_path(r->elog));
-	if (store_event(r, &ev) < 0)
-		log_warnx("out of memory: an event of %s is only in its event log", vis.url);
+	url_result_event(&grp->res[0], s->out, &vis, pe);
 }
 
 static void keep_upload(struct server *s, struct group *grp, const char *path)
 {
 	struct output_visit vis = visit_name(s, grp, 0);
-	struct url_result *r = &grp->res[0];
-	char *dest = outputs_archive_path(s->out, &vis), err[512];
 
-	if (!dest || rename(path, dest) < 0) {
-		log_warn("keeping the upload of %s", vis.url);
-		unlink(path);
-		free(dest);
-		return;
-	}
-	if (r->archive) { /* a second upload of the same visit: keep the newest */
-		archive_manifest_free(r->files, r->nfiles);
-		r->files = NULL;
-		r->nfiles = 0;
-		free(r->archive);
-	}
-	r->archive = strdup(strrchr(dest, '/') ? strrchr(dest, '/') + 1 : dest);
-	if (archive_manifest_read(dest, &r->files, &r->nfiles, err, sizeof(err)) < 0)
-		log_warnx("%s", err);
-	log_info("%s: archive %s (%zu files)", vis.url, dest, r->nfiles);
-	free(dest);
+	url_result_archive(&grp->res[0], s->out, &vis, path);
 }
 
 /* ---- connection callbacks ---- */
