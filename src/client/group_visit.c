@@ -25,16 +25,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client/apps/driver.h"
 #include "client/classify.h"
 #include "client/event_builder.h"
 #include "client/watch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "guest/cgroup.h"
+#include "guest/sandbox.h"
 #include "sensor/sensor.h"
 
 #define SEQ_SH "/bin/sh"
@@ -116,6 +121,12 @@ struct group_visit {
 	bool freeing;
 	struct group_visit_url *results;
 	struct group_visit_result res;
+	/* a browser driver's visit (driver.h), NULL for sequenced programs */
+	struct driver *drv;
+	size_t *drv_urls; /* the driver's URL i is urls[drv_urls[i]] */
+	size_t n_drv;
+	uint64_t drv_deadline_ms; /* the whole visit, in case the driver never ends */
+	char downloads_dir[PATH_MAX];
 };
 
 /* ---- pid sets ---- */
@@ -216,6 +227,10 @@ static void url_prepare(struct group_visit *gv, size_t i, const char *url)
 		url_fail(u, PROTO_ERR_INVALID_URL, 0);
 		return;
 	}
+	if (driver_handles(gv->program)) {
+		u->state = URL_WAITING; /* the driver builds the browser's command line */
+		return;
+	}
 	if (apps_build_argv(gv->opts.apps, gv->program, url, gv->visit_time_s, &u->argv, err,
 			    sizeof(err)) < 0) {
 		log_warnx("visit %s: %s", gv->identifier, err);
@@ -303,7 +318,8 @@ static void note_exec(struct group_visit *gv, uint32_t pid, int built)
 	pidset_remove(&gv->drivers, pid); /* it runs a program of its own now */
 	if (!gv->seq_pid && built == 0) {
 		gv->seq_pid = pid; /* the only program its harness starts */
-		pidset_add(&gv->drivers, pid);
+		if (!gv->drv || gv->drv->launch.launcher)
+			pidset_add(&gv->drivers, pid); /* a browser itself is what we watch */
 		return;
 	}
 	if (!u || pid != u->pid)
@@ -353,7 +369,8 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 		note_exec(gv, h->pid, rc);
 	else if (h->op == SENSOR_OP_EXIT && rc >= 0)
 		note_exit(gv, h->pid, &ev);
-	if (rc > 0 && !(process && pidset_has(&gv->drivers, ev.pid)) && ev.pid != gv->seq_pid &&
+	if (rc > 0 && !(process && pidset_has(&gv->drivers, ev.pid)) &&
+	    (ev.pid != gv->seq_pid || (gv->drv && !gv->drv->launch.launcher)) &&
 	    !killed_by_us(gv, h))
 		watch_handle(&ev, gv->watch);
 	return 0;
@@ -591,6 +608,8 @@ static void url_step(struct group_visit *gv, struct gv_url *u, uint64_t now)
 	}
 }
 
+static void browser_tick(struct group_visit *gv, uint64_t now, int running);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct group_visit *gv = t->data;
@@ -605,6 +624,10 @@ static void on_tick(uv_timer_t *t)
 	if (gv->phase == GV_FINISHING) {
 		if (running <= 0 || now >= gv->finish_until_ms)
 			conclude(gv);
+		return;
+	}
+	if (gv->drv) {
+		browser_tick(gv, now, running);
 		return;
 	}
 	if (running <= 0 && gv->seq_pid) {
@@ -705,6 +728,231 @@ static int run_sequencer(struct group_visit *gv, char *err, size_t errlen)
 	return rc;
 }
 
+/* ---- browser drivers ---- */
+
+/*
+ * Host mode (no sandbox): starts ARGV in the guest's cgroup with FDS as its
+ * fds 3, 4, ...; a failed exec is an error of the start (as watch_spawn).
+ */
+static int spawn_fds(struct group_visit *gv, char *const argv[], const int *fds, size_t n,
+		     char *err, size_t errlen)
+{
+	CLEANUP_FD int cgfd = open(gv->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	int pipefd[2], child_err = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (cgfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(errno));
+		return -1;
+	}
+	args.cgroup = (uint64_t)cgfd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		sigset_t none;
+		int keep;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		keep = sandbox_pass_fds(fds, n, pipefd[1]);
+		if (keep >= 0)
+			execvp(argv[0], argv);
+		child_err = errno;
+		(void)!write(keep >= 0 ? keep : pipefd[1], &child_err, sizeof(child_err));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(errno));
+		close(pipefd[0]);
+		return -1;
+	}
+	gv->child = pid;
+	do
+		r = read(pipefd[0], &child_err, sizeof(child_err));
+	while (r < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (r == (ssize_t)sizeof(child_err)) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(child_err));
+		return -1;
+	}
+	return 0;
+}
+
+static void log_hops(const struct group_visit *gv, size_t i, const struct driver_result *r)
+{
+	char line[2048];
+	size_t len = 0;
+
+	line[0] = '\0';
+	for (size_t h = 0; h < r->n_hops && len < sizeof(line); h++) {
+		int n = snprintf(line + len, sizeof(line) - len, "%s%s (%d)", h ? " -> " : "",
+				 r->hops[h].url, r->hops[h].status);
+
+		len = n < 0 ? sizeof(line) : len + (size_t)n;
+	}
+	log_info("visit %s: URL %zu: redirects (%zu%s): %s", gv->identifier, i + 1, r->n_hops,
+		 r->hops_dropped ? ", more dropped" : "", line);
+}
+
+/* The client's log line of one browser URL (docs/applications.md "What goes where"). */
+static void log_browser(const struct group_visit *gv, size_t i, const struct driver_result *r)
+{
+	if (r->major)
+		log_info("visit %s: URL %zu: %s (minor %u): %s", gv->identifier, i + 1,
+			 proto_error_name(r->major) ? proto_error_name(r->major) : "?", r->minor,
+			 r->error_text ? r->error_text : "-");
+	else
+		log_info("visit %s: URL %zu: loaded in %llu ms, status %d, final URL %s",
+			 gv->identifier, i + 1, (unsigned long long)r->load_ms, r->status,
+			 r->final_url ? r->final_url : "-");
+	if (r->n_hops)
+		log_hops(gv, i, r);
+	if (r->downloads)
+		log_info("visit %s: URL %zu: %u download(s), %u completed", gv->identifier, i + 1,
+			 r->downloads, r->downloads_done);
+	if (r->screenshot)
+		log_info("visit %s: URL %zu: screenshot %s", gv->identifier, i + 1, r->screenshot);
+}
+
+static void browser_done(struct driver *d, void *arg)
+{
+	struct group_visit *gv = arg;
+
+	for (size_t i = 0; i < gv->n_drv; i++) {
+		struct gv_url *u = &gv->urls[gv->drv_urls[i]];
+		const struct driver_result *r = driver_result(d, i);
+
+		url_fail(u, r->major, r->minor);
+		u->res.start_ns = r->start_ns;
+		u->res.pid = r->start_ns ? gv->seq_pid : 0;
+		u->res.browser = r;
+		u->state = URL_DONE;
+		log_browser(gv, gv->drv_urls[i], r);
+	}
+	if (gv->phase == GV_RUNNING)
+		finish_visit(gv);
+}
+
+/* Where downloads go in the guest: the guest user's, or this system's, ~/Downloads. */
+static void set_downloads_dir(struct group_visit *gv)
+{
+	const char *home = getenv("HOME");
+
+	if (gv->opts.sandbox)
+		snprintf(gv->downloads_dir, sizeof(gv->downloads_dir), "/home/%s/Downloads",
+			 gv->opts.visit.user ? gv->opts.visit.user : SANDBOX_USER_DEFAULT);
+	else
+		snprintf(gv->downloads_dir, sizeof(gv->downloads_dir), "%s/Downloads",
+			 home && home[0] == '/' ? home : "/root");
+}
+
+/* The driver for the URLs not refused; their failures if it cannot be made. */
+static void browser_new(struct group_visit *gv, const struct proto_visit *visit)
+{
+	const struct app_entry *e = apps_find(gv->opts.apps, gv->program);
+	const char **urls = calloc(gv->n, sizeof(*urls));
+	struct driver_callbacks cb = {.on_done = browser_done, .arg = gv};
+	struct driver_visit v = {
+	    .visit_time_s = gv->visit_time_s,
+	    .page_timeout_s = gv->opts.page_timeout_s,
+	    .layout = gv->opts.layout,
+	    .exe = e ? e->path : NULL,
+	    .downloads_dir = gv->downloads_dir,
+	    .screenshot_dir = gv->opts.screenshot_dir,
+	    .tag = gv->identifier,
+	};
+	char err[512] = "out of memory";
+
+	gv->drv_urls = calloc(gv->n, sizeof(*gv->drv_urls));
+	set_downloads_dir(gv);
+	for (size_t i = 0; urls && gv->drv_urls && i < gv->n; i++) {
+		if (gv->urls[i].state != URL_WAITING)
+			continue;
+		gv->drv_urls[gv->n_drv] = i;
+		urls[gv->n_drv++] = visit->items[i].url;
+	}
+	v.urls = urls;
+	v.n_urls = gv->n_drv;
+	if (gv->n_drv &&
+	    (!urls || !gv->drv_urls ||
+	     driver_new(gv->loop, gv->program, &v, &cb, &gv->drv, err, sizeof(err)) < 0)) {
+		log_warnx("visit %s: %s", gv->identifier, err);
+		for (size_t i = 0; i < gv->n; i++) {
+			if (gv->urls[i].state == URL_WAITING)
+				gv->urls[i].state = URL_SKIPPED;
+			url_fail(&gv->urls[i], PROTO_ERR_PROCESS_ERROR, 0);
+		}
+	}
+	free(urls);
+}
+
+/* Starts the browser (or the launcher) with its pipes, then the driver. */
+static int browser_run(struct group_visit *gv, char *err, size_t errlen)
+{
+	const struct driver_launch *l = &gv->drv->launch;
+	pid_t pid;
+
+	if (gv->sv) {
+		if (sandbox_visit_start(gv->sv, l->argv, watch_builder(gv->watch), err, errlen) < 0)
+			return -1;
+		pid = sandbox_visit_init_pid(gv->sv);
+	} else {
+		if (spawn_fds(gv, l->argv, l->fds, l->n_fds, err, errlen) < 0)
+			return -1;
+		pid = gv->child;
+	}
+	if (driver_start(gv->drv, pid, err, errlen) < 0) {
+		log_warnx("visit %s: %s", gv->identifier, err);
+		driver_abort(gv->drv, PROTO_ERR_PROCESS_ERROR, 0); /* on_done follows */
+	}
+	return 0;
+}
+
+/* Tick of a browser visit: the driver keeps the time; this only catches a dead guest. */
+static void browser_tick(struct group_visit *gv, uint64_t now, int running)
+{
+	if (gv->drv->done)
+		return;
+	if (running <= 0 && gv->seq_pid) {
+		log_warnx("visit %s: the browser is gone", gv->identifier);
+		driver_abort(gv->drv, PROTO_ERR_PROCESS_ERROR, 0);
+	} else if (now >= gv->drv_deadline_ms) {
+		log_warnx("visit %s: the browser driver did not finish in time", gv->identifier);
+		driver_abort(gv->drv, PROTO_ERR_TIMEOUT_ERROR, 0);
+	}
+}
+
+/* The launch's programs exist in the guest; else every URL is PROCESS_ERROR. */
+static bool browser_in_guest(struct group_visit *gv)
+{
+	const struct driver_launch *l = &gv->drv->launch;
+	const char *missing = !guest_has_exe(gv, l->argv[0]) ? l->argv[0]
+			      : !guest_has_exe(gv, l->exe)   ? l->exe
+							     : NULL;
+
+	if (!missing) {
+		gv->opts.visit.program_fds = l->fds;
+		gv->opts.visit.n_program_fds = l->n_fds;
+		return true;
+	}
+	log_warnx("visit %s: %s is not in the guest", gv->identifier, missing);
+	for (size_t i = 0; i < gv->n; i++)
+		url_fail(&gv->urls[i], PROTO_ERR_PROCESS_ERROR,
+			 PROTO_ERR_PE_PROCESS_PATH_NOT_FOUND);
+	complete(gv, 0, 0);
+	return false;
+}
+
+const char *group_visit_algorithm(const struct group_visit *gv)
+{
+	if (!gv->drv)
+		return GROUP_VISIT_ALGORITHM;
+	return gv->opts.layout == DRIVER_LAYOUT_PROCESSES ? "bulk" : "dac";
+}
+
 /* Creates the guest, opens the sensor, starts the first URL. */
 static void begin(struct group_visit *gv)
 {
@@ -715,14 +963,25 @@ static void begin(struct group_visit *gv)
 		complete(gv, 0, 0); /* every URL was refused */
 		return;
 	}
+	if (gv->drv && !browser_in_guest(gv))
+		return;
 	if (open_guest(gv, err, sizeof(err)) < 0 || open_sensor(gv, err, sizeof(err)) < 0 ||
-	    run_sequencer(gv, err, sizeof(err)) < 0) {
+	    (gv->drv ? browser_run(gv, err, sizeof(err)) : run_sequencer(gv, err, sizeof(err))) <
+		0) {
 		fail_setup(gv, PROTO_ERR_SANDBOX_ERROR, err);
 		return;
 	}
 	gv->phase = GV_RUNNING;
-	gv->urls[gv->cur].state = URL_RUNNING;
-	gv->urls[gv->cur].deadline_ms = uv_now(gv->loop) + (uint64_t)gv->visit_time_s * 1000;
+	if (gv->drv) {
+		gv->drv_deadline_ms =
+		    uv_now(gv->loop) +
+		    (uint64_t)(gv->drv->visit.page_timeout_s * 2 + gv->visit_time_s) * 1000 +
+		    3 * GROUP_VISIT_GRACE_MS;
+	} else {
+		gv->urls[gv->cur].state = URL_RUNNING;
+		gv->urls[gv->cur].deadline_ms =
+		    uv_now(gv->loop) + (uint64_t)gv->visit_time_s * 1000;
+	}
 	uv_timer_start(&gv->tick, on_tick, TICK_MS, TICK_MS);
 	if (gv->cb.on_started)
 		gv->cb.on_started(gv, gv->cb.arg);
@@ -780,6 +1039,8 @@ int group_visit_start(uv_loop_t *loop, const struct group_visit_opts *opts,
 	}
 	for (size_t i = 0; i < gv->n; i++)
 		url_prepare(gv, i, visit->items[i].url);
+	if (driver_handles(gv->program))
+		browser_new(gv, visit);
 	begin(gv);
 	*out = gv;
 	return 0;
@@ -797,6 +1058,8 @@ static void release(struct group_visit *gv)
 	free(gv->tree.v);
 	free(gv->killed.v);
 	watch_free(gv->watch);
+	driver_free(gv->drv); /* closes its own handles, frees itself from the loop */
+	free(gv->drv_urls);
 	free(gv->identifier);
 	free(gv->program);
 	free(gv);

@@ -6,7 +6,13 @@
  * group_visit_start() builds each URL's argv (apps_build_argv), creates the
  * guest (a sandbox guest, or without one a fresh cgroup on this system, as
  * in a VM guest), opens the sensor scoped to it and starts the URLs' runner.
- * Each URL then gets the visit time (a driver that bounds its own run, such
+ * A program with a browser driver (driver.h: "chromium") is different: the
+ * guest runs the browser (or, for "bulk", a launcher of one browser per URL)
+ * with its control pipes as fds 3 and 4, and the driver, in this loop,
+ * opens every URL (tabs of one browser for "dac"), waits for its load event
+ * (page timeout), stays the visit time and reports final URL, redirects,
+ * HTTP status and errors per URL (group_visit_url.browser).
+ * Otherwise each URL gets the visit time (a driver that bounds its own run, such
  * as curl, is waited for, at most 10 s past the visit time, then it is a
  * TIMEOUT_ERROR) and what is left of it is killed before the next URL starts.
  * At the end the guest is killed, fanotify-only changes are merged, the
@@ -25,6 +31,7 @@
 #include <uv.h>
 
 #include "client/apps.h"
+#include "client/apps/driver.h"
 #include "client/exclusion.h"
 #include "client/sandbox_visit.h"
 #include "common/event.h"
@@ -39,6 +46,10 @@ struct group_visit_opts {
 	struct exclusion_set *excl;      /* borrowed: the client's lists and pushed rules */
 	const struct app_table *apps;    /* borrowed, may be NULL (built-in drivers only) */
 	uint64_t ringbuf_bytes;          /* 0 = the sensor's default */
+	/* browser drivers (apps/driver.h), for programs such as "chromium" */
+	enum driver_layout layout;  /* DRIVER_LAYOUT_TABS ("dac", default) or _PROCESSES ("bulk") */
+	unsigned page_timeout_s;    /* 0 = DRIVER_PAGE_TIMEOUT_DEFAULT */
+	const char *screenshot_dir; /* host directory for screenshots; NULL = none */
 };
 
 /* What happened to one URL (same order as the request's items). */
@@ -47,6 +58,8 @@ struct group_visit_url {
 	uint32_t minor;    /* minor code (exit code of curl/wget, PE_*), 0 if none */
 	uint32_t pid;      /* process of the URL's program (host pid), 0 if it never ran */
 	uint64_t start_ns; /* CLOCK_REALTIME when it started, 0 if it never ran */
+	/* what a browser driver learnt (NULL/0 for other programs), valid during on_done */
+	const struct driver_result *browser;
 };
 
 struct group_visit_result {
@@ -81,6 +94,8 @@ struct group_visit_callbacks {
 int group_visit_start(uv_loop_t *loop, const struct group_visit_opts *opts,
 		      const struct proto_visit *visit, const struct group_visit_callbacks *cb,
 		      struct group_visit **out);
+/* "seq", or for a browser driver "dac" (tabs) or "bulk" (processes): for visit-event start. */
+const char *group_visit_algorithm(const struct group_visit *gv);
 /*
  * Frees GV from the loop (handles are closed first).  A visit still running
  * is aborted: its guest is killed and reverted now, and on_done never comes.

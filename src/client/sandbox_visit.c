@@ -138,6 +138,13 @@ int sandbox_visit_start(struct sandbox_visit *v, char *const argv[], struct even
 	return 0;
 }
 
+pid_t sandbox_visit_init_pid(const struct sandbox_visit *v)
+{
+	pid_t pid = v->sb ? sandbox_init_pid(v->sb) : 0;
+
+	return pid > 0 ? pid : 0;
+}
+
 static void on_fan(const struct fanwatch_event *ev, void *ctx)
 {
 	struct sandbox_visit *v = ctx;

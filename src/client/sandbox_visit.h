@@ -65,6 +65,8 @@ const char *sandbox_visit_scope(const struct sandbox_visit *v);
 /* Starts ARGV; makes B treat the guest init as the harness. */
 int sandbox_visit_start(struct sandbox_visit *v, char *const argv[], struct event_builder *b,
 			char *err, size_t errlen);
+/* Host pid of the guest init (in the guest's namespaces), 0 before start. */
+pid_t sandbox_visit_init_pid(const struct sandbox_visit *v);
 /* Timer work: packet capture and fanotify reading. */
 void sandbox_visit_tick(struct sandbox_visit *v);
 /* A child of the client was reaped (it may be the guest init). */
