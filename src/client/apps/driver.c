@@ -183,9 +183,13 @@ void driver_done(struct driver *d)
 
 void driver_abort(struct driver *d, uint32_t major, uint32_t minor)
 {
+	if (d->done)
+		return; /* every URL has its outcome already */
 	d->ops->stop(d);
-	for (size_t i = 0; i < d->visit.n_urls; i++)
-		driver_url_fail(d, i, major, minor, NULL);
+	for (size_t i = 0; i < d->visit.n_urls; i++) {
+		if (!d->results[i].load_ms) /* a loaded page was visited, even if cut short */
+			driver_url_fail(d, i, major, minor, NULL);
+	}
 	driver_done(d);
 }
 

@@ -161,8 +161,9 @@ int driver_new(uv_loop_t *loop, const char *program, const struct driver_visit *
 int driver_start(struct driver *d, pid_t pid, char *err, size_t errlen);
 /*
  * The guest program could not start or the guest is gone: the channel is
- * closed, every URL without an outcome gets MAJOR/MINOR, on_done follows
- * from the loop (unless it already came).
+ * closed, every URL that did not load gets MAJOR/MINOR (a loaded page cut
+ * short keeps its outcome), on_done follows from the loop; nothing happens
+ * once on_done is scheduled.
  */
 void driver_abort(struct driver *d, uint32_t major, uint32_t minor);
 /* URL I's result (I < n_urls). */
