@@ -6,6 +6,7 @@
  *   capture-client --system [options]      (whole system until ^C or -t)
  *   capture-client -s HOST[:PORT] -a VM_SERVER_ID -b VM_ID [options]   (networked)
  *   capture-client --self-test
+ *   capture-client learn --visits N --client PROGRAM [options] URL...   (learn mode)
  *
  * Exit status (standalone): 0 benign, 1 malicious, 2 inconclusive, 3 error;
  * networked: 0 after SIGINT/SIGTERM, 3 when the server cannot be reached.
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include "client/apps.h"
+#include "client/learn.h"
+#include "client/learn_run.h"
 #include "client/monitor.h"
 #include "client/remote.h"
 #include "client/selftest.h"
@@ -484,12 +487,284 @@ static int run_networked(struct client_opts *o)
 	return rc;
 }
 
+/* ---- learn mode: capture-client learn ... URL... (docs/exclusion-lists.md) ---- */
+
+#define LEARN_DEFAULT_VISITS 3
+#define LEARN_DEFAULT_TIME_S 10
+#define LEARN_MAX_VISITS     1000
+
+struct learn_opts {
+	struct learn_run_opts run;
+	const char *excl_dir;   /* NULL = -x none */
+	const char *apps_file;  /* NULL = the default file if present */
+	const char *output;     /* NULL = standard output */
+	const char *output_dir; /* one list file per monitor */
+	int verbose;
+};
+
+static void learn_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: capture-client learn --client PROGRAM [--visits N] [options] URL...\n"
+		"\n"
+		"Visits each URL N times, each visit in a fresh sandbox guest, and proposes\n"
+		"exclusion rules for every event the lists in force (-x) do not exclude.\n"
+		"\n"
+		"      --client PROGRAM    curl, chromium, ... or an applications.conf name\n"
+		"      --visits N          visits of each URL (default %d, at most %d)\n"
+		"  -t, --timeout SECONDS   visit time (default %d)\n"
+		"  -x, --exclusions DIR    lists in force (default %s; none = no lists)\n"
+		"      --output FILE       write the rules to FILE (default standard output)\n"
+		"      --output-dir DIR    also write DIR/file.exl, process.exl, ... (rules only)\n"
+		"      --applications FILE applications.conf (default %s if present)\n"
+		"      --network MODE, --services NAME, --root DIR, --tmpfs-size SIZE,\n"
+		"      --memory SIZE, --pids N, --userns, --guest-user NAME, --guest-uid N,\n"
+		"      --server-port PORT, --ringbuf-size SIZE: as for --sandbox\n"
+		"  -v, --verbose           log each visit (twice: debug)\n"
+		"\n"
+		"Exit status: 0 when the rules were proposed, 3 on error or interruption.\n",
+		LEARN_DEFAULT_VISITS, LEARN_MAX_VISITS, LEARN_DEFAULT_TIME_S, DEFAULT_EXCLUSION_DIR,
+		DEFAULT_APPLICATIONS);
+}
+
+enum learn_option {
+	LOPT_CLIENT = 512,
+	LOPT_VISITS,
+	LOPT_OUTPUT,
+	LOPT_OUTPUT_DIR,
+};
+
+static int learn_parse_number(int c, const char *arg, struct learn_opts *o)
+{
+	uint64_t v;
+
+	if (c == LOPT_VISITS) {
+		if (util_parse_u64(arg, 1, LEARN_MAX_VISITS, &v) < 0) {
+			log_warnx("--visits %s: expected a number between 1 and %d", arg,
+				  LEARN_MAX_VISITS);
+			return -1;
+		}
+		o->run.visits = (unsigned)v;
+		return 0;
+	}
+	if (c == 't') {
+		if (util_parse_u64(arg, 1, APPS_MAX_VISIT_S, &v) < 0) {
+			log_warnx("-t %s: expected seconds between 1 and %d", arg,
+				  APPS_MAX_VISIT_S);
+			return -1;
+		}
+		o->run.visit_time_s = (unsigned)v;
+		return 0;
+	}
+	if (util_parse_size(arg, &v) < 0) {
+		log_warnx("--ringbuf-size %s: expected a size such as 4096, 64K or 32M", arg);
+		return -1;
+	}
+	o->run.visit.ringbuf_bytes = v;
+	return 0;
+}
+
+static int learn_parse_one(int c, const char *arg, struct learn_opts *o)
+{
+	struct sandbox_visit_opts *v = &o->run.visit.visit;
+
+	switch (c) {
+	case LOPT_CLIENT: o->run.program = arg; return 0;
+	case 'x': o->excl_dir = strcmp(arg, "none") == 0 ? NULL : arg; return 0;
+	case LOPT_OUTPUT: o->output = arg; return 0;
+	case LOPT_OUTPUT_DIR: o->output_dir = arg; return 0;
+	case OPT_APPLICATIONS: o->apps_file = arg; return 0;
+	case OPT_ROOT: v->root = arg; return 0;
+	case OPT_SERVICES: v->services_name = arg; return 0;
+	case OPT_GUEST_USER: v->user = arg; return 0;
+	case OPT_USERNS: v->userns = true; return 0;
+	case 'v': o->verbose++; return 0;
+	case 'h': learn_usage(stdout); exit(0);
+	case LOPT_VISITS:
+	case 't':
+	case OPT_RINGBUF: return learn_parse_number(c, arg, o);
+	case OPT_NETWORK:
+	case OPT_TMPFS:
+	case OPT_MEMORY:
+	case OPT_PIDS:
+	case OPT_SERVER_PORT:
+	case OPT_GUEST_UID: return parse_sandbox_value(c, arg, v);
+	default: learn_usage(stderr); return -1;
+	}
+}
+
+static int learn_parse(int argc, char **argv, struct learn_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"client", required_argument, NULL, LOPT_CLIENT},
+	    {"visits", required_argument, NULL, LOPT_VISITS},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"exclusions", required_argument, NULL, 'x'},
+	    {"output", required_argument, NULL, LOPT_OUTPUT},
+	    {"output-dir", required_argument, NULL, LOPT_OUTPUT_DIR},
+	    {"applications", required_argument, NULL, OPT_APPLICATIONS},
+	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"services", required_argument, NULL, OPT_SERVICES},
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"tmpfs-size", required_argument, NULL, OPT_TMPFS},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"pids", required_argument, NULL, OPT_PIDS},
+	    {"userns", no_argument, NULL, OPT_USERNS},
+	    {"guest-user", required_argument, NULL, OPT_GUEST_USER},
+	    {"guest-uid", required_argument, NULL, OPT_GUEST_UID},
+	    {"server-port", required_argument, NULL, OPT_SERVER_PORT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->excl_dir = DEFAULT_EXCLUSION_DIR;
+	o->run.visits = LEARN_DEFAULT_VISITS;
+	o->run.visit_time_s = LEARN_DEFAULT_TIME_S;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+x:t:vh", longopts, NULL)) != -1)
+		if (learn_parse_one(c, optarg, o) < 0)
+			return -1;
+	o->run.urls = argv + optind;
+	o->run.n_urls = (size_t)(argc - optind);
+	if (!o->run.program || !o->run.n_urls) {
+		log_warnx("learn needs --client PROGRAM and at least one URL");
+		learn_usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules as one list file per monitor in DIR. */
+static int learn_write_dir(const char *dir, const struct learn_result *res, const char *header)
+{
+	char path[PATH_MAX];
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_warn("--output-dir %s", dir);
+		return -1;
+	}
+	for (int m = 0; m < EXCL_REGISTRY; m++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s.exl", dir,
+			 exclusion_monitor_name((enum exclusion_monitor)m));
+		f = fopen(path, "we");
+		if (!f) {
+			log_warn("%s", path);
+			return -1;
+		}
+		learn_write(f, res, header, m);
+		if (fclose(f) != 0) {
+			log_warn("%s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int learn_output(const struct learn_opts *o, const struct learn_result *res)
+{
+	char header[1024];
+	FILE *f = o->output ? fopen(o->output, "we") : stdout;
+	int rc = 0;
+
+	snprintf(header, sizeof(header),
+		 "proposed by capture-client learn: %u visits with %s, %u s each, lists in force: "
+		 "%s\nappend each rule to the list of its section (docs/exclusion-lists.md); "
+		 "review before use",
+		 res->runs, o->run.program, o->run.visit_time_s,
+		 o->excl_dir ? o->excl_dir : "none");
+	if (!f) {
+		log_warn("--output %s", o->output);
+		return -1;
+	}
+	learn_write(f, res, header, -1);
+	if ((o->output ? fclose(f) : fflush(f)) != 0) {
+		log_warn("writing the rules");
+		rc = -1;
+	}
+	if (rc == 0 && o->output_dir)
+		rc = learn_write_dir(o->output_dir, res, header);
+	return rc;
+}
+
+static void learn_summary(const struct learn_run_stats *st, const struct learn_result *res)
+{
+	size_t always = 0;
+
+	for (size_t i = 0; i < res->n_left; i++)
+		always += res->left[i].always ? res->left[i].events : 0;
+	fprintf(stderr,
+		"capture-client learn: %u visits (%u with errors), %llu events seen, %zu rules "
+		"proposed, %llu events left (%zu always reported)%s\n",
+		st->visits, st->errors, (unsigned long long)res->events, res->n_rules,
+		(unsigned long long)res->events_left, always,
+		st->lost ? ", sensor records were lost" : "");
+}
+
+/* Visits, proposes, writes.  0, or MONITOR_EXIT_ERROR. */
+static int learn_go(struct learn_opts *o, struct learn *l)
+{
+	struct learn_run_stats st;
+	struct learn_result res;
+	char err[1024];
+	int rc;
+
+	if (learn_run(&o->run, l, &st) < 0)
+		return MONITOR_EXIT_ERROR;
+	if (learn_propose(l, o->run.visit.excl, &res, err, sizeof(err)) < 0) {
+		log_warnx("proposing rules: %s", err);
+		return MONITOR_EXIT_ERROR;
+	}
+	rc = learn_output(o, &res) == 0 ? 0 : MONITOR_EXIT_ERROR;
+	learn_summary(&st, &res);
+	learn_result_free(&res);
+	return rc;
+}
+
+static int learn_main(int argc, char **argv)
+{
+	struct learn_opts o = {.run.visit.sandbox = true};
+	struct app_table *apps = NULL;
+	struct learn *l = NULL;
+	struct stat st;
+	int rc = MONITOR_EXIT_ERROR;
+
+	if (learn_parse(argc, argv, &o) < 0)
+		return rc;
+	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : o.verbose    ? LOG_LEVEL_INFO
+				     : LOG_LEVEL_WARN);
+	if (o.excl_dir && stat(o.excl_dir, &st) < 0) {
+		log_warn("exclusion lists directory %s", o.excl_dir);
+		return rc;
+	}
+	if (load_apps(o.apps_file, &apps) < 0)
+		return rc;
+	o.run.visit.apps = apps;
+	o.run.visit.excl = load_exclusions(o.excl_dir);
+	l = o.run.visit.excl ? learn_new() : NULL;
+	if (l)
+		rc = learn_go(&o, l);
+	else if (o.run.visit.excl)
+		log_warnx("out of memory");
+	learn_free(l);
+	exclusion_set_free(o.run.visit.excl);
+	apps_free(apps);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct client_opts o = {0};
 	struct stat st;
 
 	log_init("capture-client", LOG_LEVEL_WARN, stderr);
+	if (argc > 1 && strcmp(argv[1], "learn") == 0)
+		return learn_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &o) < 0)
 		return MONITOR_EXIT_ERROR;
 	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
