@@ -853,7 +853,7 @@ static void set_downloads_dir(struct group_visit *gv)
 static void browser_new(struct group_visit *gv, const struct proto_visit *visit)
 {
 	const struct app_entry *e = apps_find(gv->opts.apps, gv->program);
-	const char **urls = calloc(gv->n, sizeof(*urls));
+	const char **urls = calloc(gv->n ? gv->n : 1, sizeof(*urls)); /* n >= 1 (start) */
 	struct driver_callbacks cb = {.on_done = browser_done, .arg = gv};
 	struct driver_visit v = {
 	    .visit_time_s = gv->visit_time_s,
@@ -866,7 +866,7 @@ static void browser_new(struct group_visit *gv, const struct proto_visit *visit)
 	};
 	char err[512] = "out of memory";
 
-	gv->drv_urls = calloc(gv->n, sizeof(*gv->drv_urls));
+	gv->drv_urls = calloc(gv->n ? gv->n : 1, sizeof(*gv->drv_urls));
 	set_downloads_dir(gv);
 	for (size_t i = 0; urls && gv->drv_urls && i < gv->n; i++) {
 		if (gv->urls[i].state != URL_WAITING)
@@ -976,7 +976,7 @@ static void begin(struct group_visit *gv)
 		gv->drv_deadline_ms =
 		    uv_now(gv->loop) +
 		    (uint64_t)(gv->drv->visit.page_timeout_s * 2 + gv->visit_time_s) * 1000 +
-		    3 * GROUP_VISIT_GRACE_MS;
+		    (uint64_t)3 * GROUP_VISIT_GRACE_MS;
 	} else {
 		gv->urls[gv->cur].state = URL_RUNNING;
 		gv->urls[gv->cur].deadline_ms =

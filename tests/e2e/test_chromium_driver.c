@@ -30,6 +30,7 @@
 
 #include "client/exclusion.h"
 #include "client/group_visit.h"
+#include "common/util.h"
 #include "e2e/e2e.h"
 #include "guest/netns.h"
 #include "guest/sandbox.h"
@@ -111,6 +112,8 @@ static void on_done(struct group_visit *gv, const struct group_visit_result *res
 }
 
 /* Visits URLS with chromium in a sandbox guest; returns the wall time in ms. */
+static bool host_mode; /* no sandbox: a cgroup on this system */
+
 static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layout,
 		      unsigned visit_s, unsigned page_timeout_s, struct run *r)
 {
@@ -121,7 +124,7 @@ static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layo
 				.n_items = n,
 				.items = items};
 	struct group_visit_opts o = {
-	    .sandbox = true,
+	    .sandbox = !host_mode,
 	    .visit = {.net = NET_SERVICES, .services_name = services},
 	    .excl = excl,
 	    .layout = layout,
@@ -229,6 +232,45 @@ static void test_download(void **state)
 	assert_int_equal(r.urls[0].downloads_done, 1);
 	assert_true(r.malicious);
 	assert_non_null(strstr(r.events, "/home/capture/Downloads/invoice-viewer.sh"));
+}
+
+static int write_site(const char *host, const char *name, const char *text);
+static int wait_file(const char *path);
+
+/* Without a sandbox: the browser in a fresh cgroup here, its pipes as fds 3/4 all the same. */
+static void test_host_mode(void **state)
+{
+	char url[64], profile[128], port[16], pidfile[PATH_MAX], cmd[300];
+	const char *urls[] = {url};
+	int p = e2e_free_port();
+	struct run r;
+	pid_t pid;
+
+	(void)state;
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p);
+	snprintf(pidfile, sizeof(pidfile), "%s/host.pid", tmpdir);
+	assert_int_equal(write_site("127.0.0.1", "index.html", "<html>host</html>\n"), 0);
+	{
+		char *argv[] = {corpusd, "--root",    sites,   "--port",
+				port,    "--pidfile", pidfile, NULL};
+
+		pid = e2e_spawn(argv, "/dev/null", "/dev/null");
+	}
+	assert_int_equal(wait_file(pidfile), 0);
+	host_mode = true;
+	visit(urls, 1, DRIVER_LAYOUT_TABS, 1, 20, &r);
+	host_mode = false;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	/* the profile this visit left on this system (driver: hash of "ID#0" ^ hash of URL) */
+	snprintf(profile, sizeof(profile), "/tmp/capture-profile-%016llx",
+		 (unsigned long long)(util_fnv1a64("cdp-e2e#0") ^ util_fnv1a64(url)));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", profile);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(r.urls[0].major, 0);
+	assert_int_equal(r.urls[0].status, 200);
+	assert_string_equal(r.urls[0].final_url, url);
 }
 
 /* ---- the services namespace and its servers ---- */
@@ -357,6 +399,7 @@ int main(void)
 	    cmocka_unit_test(test_network_errors_bulk),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_download),
+	    cmocka_unit_test(test_host_mode),
 	};
 
 	if (getenv("CAPTURE_TEST_FILTER"))

@@ -20,7 +20,7 @@
 
 #include "common/log.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK ((size_t)64 * 1024)
 
 struct pending {
 	uint64_t id; /* 0 = free slot */

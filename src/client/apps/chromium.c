@@ -118,6 +118,7 @@ struct chromium {
 	struct cr_browser browsers[DRIVER_PROCESSES_MAX_URLS];
 	size_t n_browsers;
 	struct cr_tab *tabs;
+	size_t n_tabs; /* visit.n_urls, kept for cr_destroy (the visit is freed first) */
 	uv_timer_t tick;
 	bool tick_init;
 	bool stopped;
@@ -680,7 +681,7 @@ static void cr_destroy(struct driver *d)
 {
 	struct chromium *cr = (struct chromium *)d;
 
-	for (size_t i = 0; cr->tabs && i < d->visit.n_urls; i++) {
+	for (size_t i = 0; cr->tabs && i < cr->n_tabs; i++) {
 		free(cr->tabs[i].target);
 		free(cr->tabs[i].session);
 		free(cr->tabs[i].loader);
@@ -783,6 +784,7 @@ static int cr_prepare(struct driver *d, char *err, size_t errlen)
 		 d->visit.exe ? d->visit.exe : CHROMIUM_PATH);
 	cr->n_browsers = d->visit.layout == DRIVER_LAYOUT_PROCESSES ? n : 1;
 	cr->tabs = calloc(n, sizeof(*cr->tabs));
+	cr->n_tabs = cr->tabs ? n : 0;
 	if (!cr->tabs || uv_timer_init(d->loop, &cr->tick) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
