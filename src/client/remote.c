@@ -275,8 +275,7 @@ static void visit_started(struct group_visit *gv, void *arg)
 {
 	struct remote *r = arg;
 
-	(void)gv;
-	if (server_session_visit_start(r->session, &r->report, GROUP_VISIT_ALGORITHM) < 0)
+	if (server_session_visit_start(r->session, &r->report, group_visit_algorithm(gv)) < 0)
 		log_warn("visit %s: cannot send the start of the visit", r->visit_id);
 	flush(r);
 }
