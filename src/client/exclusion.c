@@ -16,6 +16,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -921,11 +922,162 @@ static int load_dir_file(struct exclusion_set *set, enum exclusion_monitor monit
 	return load_file(set, monitor, path, true, err, errlen) < 0 ? -1 : 0;
 }
 
-int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, size_t errlen)
+/* The lists of one directory, in monitor order: new name, then original name. */
+static int load_dir_lists(struct exclusion_set *set, const char *dir, char *err, size_t errlen)
 {
-	size_t before = set->nrules;
+	for (int m = 0; m < EXCL_MONITOR_COUNT; m++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s.exl", monitor_names[m]);
+		if (load_dir_file(set, m, dir, name, err, errlen) < 0 ||
+		    (original_file_names[m] &&
+		     load_dir_file(set, m, dir, original_file_names[m], err, errlen) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* True if NAME is one of the list names exclusion_load_dir() reads. */
+static bool is_list_name(const char *name)
+{
+	for (int m = 0; m < EXCL_MONITOR_COUNT; m++) {
+		size_t n = strlen(monitor_names[m]);
+
+		if (strncmp(name, monitor_names[m], n) == 0 && strcmp(name + n, ".exl") == 0)
+			return true;
+		if (original_file_names[m] && strcmp(name, original_file_names[m]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True if NAME ends in ".exl". */
+static bool has_exl_suffix(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".exl") == 0;
+}
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static void name_list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int name_list_push(struct name_list *l, const char *name)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(name)))
+		return -1;
+	l->n++;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Looks at one entry of DIR (open as DFD): a subdirectory not starting with
+ * '.' is added to SUBDIRS; a file named "*.exl" that is no list name is an
+ * error (a misspelt list would otherwise be skipped without a word).
+ */
+static int scan_entry(int dfd, const char *dir, const char *name, bool top,
+		      struct name_list *subdirs, char *err, size_t errlen)
+{
 	struct stat st;
-	int m;
+
+	if (name[0] == '.')
+		return 0;
+	if (fstatat(dfd, name, &st, 0) < 0) {
+		if (errno == ENOENT) /* a dangling link, or removed meanwhile */
+			return 0;
+		if (err && errlen)
+			snprintf(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return top && name_list_push(subdirs, name) < 0 ? -1 : 0;
+	if (S_ISREG(st.st_mode) && has_exl_suffix(name) && !is_list_name(name)) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "%s/%s: not a list name (expected file.exl, process.exl, "
+				 "connection.exl, system.exl, registry.exl or an original "
+				 "name such as FileMonitor.exl)",
+				 dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Checks the entries of DIR and, if TOP, puts its subdirectories into
+ * SUBDIRS sorted bytewise (the order does not depend on the locale).
+ */
+static int scan_dir(const char *dir, bool top, struct name_list *subdirs, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	while (rc == 0 && (de = readdir(d)))
+		rc = scan_entry(dirfd(d), dir, de->d_name, top, subdirs, err, errlen);
+	if (rc == 0 && errno) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	closedir(d);
+	if (rc == 0 && subdirs->n > 1)
+		qsort(subdirs->v, subdirs->n, sizeof(*subdirs->v), name_cmp);
+	return rc;
+}
+
+/* The lists of DIR/SUB (one level down: SUB's own subdirectories are ignored). */
+static int load_subdir(struct exclusion_set *set, const char *dir, const char *sub, char *err,
+		       size_t errlen)
+{
+	struct name_list none = {0};
+	CLEANUP_FREE char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, sub) < 0) {
+		path = NULL;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", dir);
+		return -1;
+	}
+	if (scan_dir(path, false, &none, err, errlen) < 0)
+		return -1;
+	return load_dir_lists(set, path, err, errlen);
+}
+
+static int check_is_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
 
 	if (stat(dir, &st) < 0) {
 		if (err && errlen)
@@ -937,18 +1089,26 @@ int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, si
 			snprintf(err, errlen, "%s: not a directory", dir);
 		return -1;
 	}
-	for (m = 0; m < EXCL_MONITOR_COUNT; m++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s.exl", monitor_names[m]);
-		if (load_dir_file(set, m, dir, name, err, errlen) < 0 ||
-		    (original_file_names[m] &&
-		     load_dir_file(set, m, dir, original_file_names[m], err, errlen) < 0)) {
-			set_truncate(set, before);
-			return -1;
-		}
-	}
 	return 0;
+}
+
+int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, size_t errlen)
+{
+	size_t before = set->nrules;
+	struct name_list subdirs = {0};
+	int rc;
+
+	if (check_is_dir(dir, err, errlen) < 0)
+		return -1;
+	rc = scan_dir(dir, true, &subdirs, err, errlen);
+	if (rc == 0)
+		rc = load_dir_lists(set, dir, err, errlen);
+	for (size_t i = 0; rc == 0 && i < subdirs.n; i++)
+		rc = load_subdir(set, dir, subdirs.v[i], err, errlen);
+	name_list_free(&subdirs);
+	if (rc < 0)
+		set_truncate(set, before);
+	return rc;
 }
 
 int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor, const char *sign,

@@ -72,7 +72,11 @@ int exclusion_load_buffer(struct exclusion_set *set, enum exclusion_monitor moni
  * Loads every list found in DIR: file.exl, process.exl, connection.exl,
  * system.exl, registry.exl (the original names FileMonitor.exl,
  * ProcessMonitor.exl, ConnectionMonitor.exl, RegistryMonitor.exl are also
- * accepted).  A missing file is fine; a bad one fails the whole call.
+ * accepted), then the same names in each subdirectory of DIR (one level; in
+ * bytewise order of their names; names starting with '.' skipped), so that
+ * lists of several origins (base image, each client) load together.  A
+ * missing file is fine; a bad one, or a "*.exl" file that is no list name,
+ * fails the whole call and leaves SET unchanged.
  */
 int exclusion_load_dir(struct exclusion_set *set, const char *dir, char *err, size_t errlen);
 

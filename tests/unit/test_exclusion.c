@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/exclusion.h"
@@ -745,6 +747,93 @@ static void test_load_dir(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static void make_dir(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_tree(const char *dir)
+{
+	assert_int_equal(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Origin of rule IDX (load order). */
+static const char *rule_origin(const struct exclusion_set *set, size_t idx)
+{
+	struct exclusion_rule_info ri;
+
+	assert_int_equal(exclusion_rule_get(set, idx, &ri), 0);
+	return ri.origin;
+}
+
+static void test_load_dir_subdirs(void **state)
+{
+	struct exclusion_set *set = *state;
+	char dir[] = "/tmp/test_exclusion.XXXXXX";
+	char want[4200];
+
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "file.exl", "-\tCreate\t.*\t.*/Downloads/.*\n");
+	/* created in reverse order: loading follows the names, not readdir */
+	make_dir(dir, "zeta");
+	make_dir(dir, "alpha");
+	make_dir(dir, ".hidden");
+	make_dir(dir, "alpha/deeper");
+	write_file(dir, "zeta/file.exl", "+\tCreate\t/usr/bin/z\t/home/u/.*\n");
+	write_file(dir, "zeta/process.exl", "+\tz-helper\tz\t/usr/lib/z/z-helper\n");
+	write_file(dir, "alpha/FileMonitor.exl", "+\tWrite\t/usr/bin/a\t/tmp/a-.*\r\n");
+	write_file(dir, "alpha/README", "not a list\n");
+	write_file(dir, ".hidden/file.exl", "+\tDelete\t.*\t.*\n");
+	write_file(dir, "alpha/deeper/file.exl", "+\tRmdir\t.*\t.*\n");
+	assert_int_equal(exclusion_load_dir(set, dir, err, sizeof(err)), 0);
+
+	/* top level first, then alpha, then zeta; nothing from .hidden or deeper */
+	assert_int_equal(exclusion_rule_count(set), 4);
+	snprintf(want, sizeof(want), "%s/file.exl", dir);
+	assert_string_equal(rule_origin(set, 0), want);
+	snprintf(want, sizeof(want), "%s/alpha/FileMonitor.exl", dir);
+	assert_string_equal(rule_origin(set, 1), want);
+	snprintf(want, sizeof(want), "%s/zeta/file.exl", dir);
+	assert_string_equal(rule_origin(set, 2), want);
+	snprintf(want, sizeof(want), "%s/zeta/process.exl", dir);
+	assert_string_equal(rule_origin(set, 3), want);
+	assert_true(excluded(set, EXCL_FILE, "Write", "/usr/bin/a", "/tmp/a-1"));
+	assert_true(excluded(set, EXCL_PROCESS, "z-helper", "z", "/usr/lib/z/z-helper"));
+	assert_true(excluded(set, EXCL_FILE, "Create", "/usr/bin/z", "/home/u/x"));
+	/* a '-' rule of the top level holds against a '+' rule of a subdirectory */
+	assert_false(excluded(set, EXCL_FILE, "Create", "/usr/bin/z", "/home/u/Downloads/x"));
+	assert_false(excluded(set, EXCL_FILE, "Delete", "/x", "/y"));
+	assert_false(excluded(set, EXCL_FILE, "Rmdir", "/x", "/y"));
+
+	/* a bad line in a subdirectory names its file, line and column ... */
+	write_file(dir, "zeta/connection.exl", "# c\n+\ttcp-connect\t.*\t.*\n");
+	assert_int_equal(exclusion_load_dir(set, dir, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/zeta/connection.exl:2:3: unknown action", dir);
+	assert_non_null(strstr(err, want));
+	/* ... and nothing of the directory is loaded (all or nothing) */
+	assert_int_equal(exclusion_rule_count(set), 4);
+	remove_file(dir, "zeta/connection.exl");
+
+	/* a misspelt list name is an error, not a silently skipped list */
+	write_file(dir, "alpha/flie.exl", "+\tWrite\t.*\t.*\n");
+	assert_int_equal(exclusion_load_dir(set, dir, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/alpha/flie.exl: not a list name", dir);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(exclusion_rule_count(set), 4);
+	remove_tree(dir);
+}
+
 static void test_default_lists_load(void **state)
 {
 	struct exclusion_set *set = *state;
@@ -768,10 +857,21 @@ static void test_default_lists_load(void **state)
 	    "/home/u/Downloads/payload.elf",
 	    "/etc/rc.local",
 	    "/etc/init.d/evil",
+	    "/home/u/.local/share/applications/handler.desktop",
+	    "/home/u/.config/mimeapps.list",
+	    "/home/u/.xsessionrc",
+	    "/home/u/.config/environment.d/10-path.conf",
 	};
 	static const char *const actions[] = {"Create", "Write",   "Rename",
 					      "Link",   "Symlink", "Attribute"};
-	size_t i, j;
+	/* the clients of the subdirectories: their '+' rules must not open any of them */
+	static const char *const programs[] = {
+	    "/usr/bin/x",
+	    "/usr/lib/chromium/chromium",
+	    "/usr/lib/firefox-esr/firefox-esr",
+	    "/usr/bin/curl",
+	};
+	size_t i, j, k;
 
 	if (exclusion_load_dir(set, CAPTURE_DATADIR "/etc/exclusion", err, sizeof(err)) < 0)
 		fail_msg("%s", err);
@@ -798,12 +898,40 @@ static void test_default_lists_load(void **state)
 	assert_false(excluded(set, EXCL_CONNECTION, "udp-connection", "/x", "1.1.1.1:53"));
 	assert_false(excluded(set, EXCL_SYSTEM, "ptrace", "/x", "1234"));
 
-	for (i = 0; i < ARRAY_SIZE(persist); i++) {
-		for (j = 0; j < ARRAY_SIZE(actions); j++) {
-			if (excluded(set, EXCL_FILE, actions[j], "/usr/bin/x", persist[i]))
-				fail_msg("%s %s is excluded", actions[j], persist[i]);
-		}
-	}
+	for (i = 0; i < ARRAY_SIZE(persist); i++)
+		for (j = 0; j < ARRAY_SIZE(actions); j++)
+			for (k = 0; k < ARRAY_SIZE(programs); k++)
+				if (excluded(set, EXCL_FILE, actions[j], programs[k], persist[i]))
+					fail_msg("%s %s by %s is excluded", actions[j], persist[i],
+						 programs[k]);
+
+	/* the subdirectories are loaded: each client's own noise is excluded ... */
+	assert_true(excluded(set, EXCL_FILE, "Write", "/usr/lib/chromium/chromium",
+			     "/tmp/capture-profile-0123456789abcdef/Default/Cookies"));
+	assert_true(excluded(set, EXCL_FILE, "Create", "/usr/lib/firefox-esr/firefox-esr",
+			     "/tmp/capture-profile-0123456789abcdef/cookies.sqlite"));
+	assert_true(excluded(set, EXCL_FILE, "Mkdir", "/usr/lib/firefox-esr/firefox-esr",
+			     "/home/u/Downloads"));
+	assert_true(excluded(set, EXCL_FILE, "Create", "/usr/bin/curl",
+			     "/tmp/capture-download-0123456789abcdef.pdf"));
+	assert_true(excluded(set, EXCL_PROCESS, "firefox-esr", "firefox-esr",
+			     "/usr/lib/firefox-esr/firefox-esr"));
+	assert_true(excluded(set, EXCL_CONNECTION, "udp-connection", "/x", "10.201.255.1:53"));
+	assert_true(excluded(set, EXCL_SYSTEM, "capset", "/usr/lib/chromium/chromium", "-1"));
+	/* ... by that client only, and not what would run code in its profile */
+	assert_false(excluded(set, EXCL_FILE, "Create", "/usr/bin/python3",
+			      "/tmp/capture-profile-0123456789abcdef/cookies.sqlite"));
+	assert_false(excluded(set, EXCL_FILE, "Create", "/usr/lib/firefox-esr/firefox-esr",
+			      "/tmp/capture-profile-0123456789abcdef/user.js"));
+	assert_false(excluded(set, EXCL_FILE, "Create", "/usr/lib/firefox-esr/firefox-esr",
+			      "/home/u/.mozilla/firefox/x.default/extensions/evil.xpi"));
+	assert_false(excluded(set, EXCL_FILE, "Write", "/usr/lib/chromium/chromium",
+			      "/tmp/capture-profile-0123456789abcdef/Default/Extensions/x/m.json"));
+	assert_false(excluded(set, EXCL_FILE, "Attribute", "/usr/lib/firefox-esr/firefox-esr",
+			      "/home/u/Downloads/update.sh"));
+	assert_false(excluded(set, EXCL_PROCESS, "sh", "firefox-esr", "/bin/sh"));
+	assert_false(excluded(set, EXCL_CONNECTION, "tcp-connection",
+			      "/usr/lib/firefox-esr/firefox-esr", "10.201.255.1:4444"));
 }
 
 int main(void)
@@ -835,6 +963,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_push, setup, teardown),
 	    cmocka_unit_test(test_monitor_names),
 	    cmocka_unit_test_setup_teardown(test_load_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_dir_subdirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_default_lists_load, setup, teardown),
 	};
 
