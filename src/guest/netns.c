@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,6 +151,20 @@ static void ns_leave(int saved)
 		abort();
 	}
 	close(saved);
+}
+
+int net_socket_in(int netns_fd, int domain, int type, int protocol, char *err, size_t errlen)
+{
+	int saved = -1, fd, e;
+
+	if (ns_enter(netns_fd, &saved, "socket in a namespace", err, errlen) < 0)
+		return -1;
+	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+	e = errno;
+	ns_leave(saved);
+	if (fd < 0)
+		return fail(err, errlen, e, "socket in a namespace");
+	return fd;
 }
 
 /* ---- rtnetlink ---- */

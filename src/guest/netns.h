@@ -77,6 +77,15 @@ int net_link_create(struct net_services *s, int guest_netns_fd, unsigned index,
 /* Removes the services end (the guest end dies with the guest namespace). */
 int net_link_destroy(struct net_services *s, const struct net_link *link);
 
+/*
+ * A socket(DOMAIN, TYPE, PROTOCOL) that belongs to the network namespace
+ * NETNS_FD (a socket keeps the namespace it was created in, so the caller
+ * may connect it to a guest's 127.0.0.1 from outside the guest).  The
+ * calling thread enters the namespace only for the socket() call.  The fd,
+ * or -1 with errno and ERR.
+ */
+int net_socket_in(int netns_fd, int domain, int type, int protocol, char *err, size_t errlen);
+
 /* Brings "lo" up in the namespace GUEST_NETNS_FD (mode none). */
 int net_loopback_up(int netns_fd, char *err, size_t errlen);
 
