@@ -39,6 +39,7 @@ static const char *builtin_exe(const struct app_table *t, const char *name,
 #define WGET_PATH     "/usr/bin/wget"
 #define SH_PATH       "/bin/sh"
 #define CHROMIUM_PATH "/usr/lib/chromium/chromium"
+#define FIREFOX_PATH  "/usr/bin/firefox-esr"
 #define DOWNLOAD_BASE "/tmp/capture-download-"
 #define PROFILE_BASE  "/tmp/capture-profile-"
 
@@ -93,9 +94,10 @@ enum builtin {
 	BUILTIN_WGET,
 	BUILTIN_CURL_SH,
 	BUILTIN_CHROMIUM,
+	BUILTIN_FIREFOX,
 };
 
-static const char *const builtin_names[] = {"curl", "wget", "curl-sh", "chromium"};
+static const char *const builtin_names[] = {"curl", "wget", "curl-sh", "chromium", "firefox"};
 
 static enum builtin builtin_find(const char *name)
 {
@@ -698,6 +700,18 @@ static void plan_chromium(struct argv_plan *p, struct scratch *s, const char *ch
 	plan_add(p, url);
 }
 
+/*
+ * Plain stay-mode firefox (the networked client drives it over Marionette
+ * instead, src/client/apps/firefox.c): its default profile in the fresh home.
+ */
+static void plan_firefox(struct argv_plan *p, const char *firefox, const char *url)
+{
+	plan_add(p, firefox);
+	plan_add(p, "--headless");
+	plan_add(p, "--no-remote");
+	plan_add(p, url);
+}
+
 static void plan_entry(struct argv_plan *p, const struct app_table *t, const struct app_entry *e,
 		       const char *url, const struct app_argv *out)
 {
@@ -762,6 +776,10 @@ static void plan_builtin(struct argv_plan *p, struct scratch *s, const struct ap
 		set_file(out, PROFILE_BASE, url, false);
 		set_exe(out, builtin_exe(t, "chromium", CHROMIUM_PATH));
 		plan_chromium(p, s, out->exe, url, out);
+		break;
+	case BUILTIN_FIREFOX:
+		set_exe(out, builtin_exe(t, "firefox", FIREFOX_PATH));
+		plan_firefox(p, out->exe, url);
 		break;
 	case BUILTIN_NONE: break;
 	}

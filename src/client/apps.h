@@ -4,7 +4,8 @@
  *
  * Programs come from two places:
  *  - built-in drivers that need no configuration: "curl", "wget", "curl-sh"
- *    (the deliberately vulnerable `curl URL | sh` downloader) and "chromium";
+ *    (the deliberately vulnerable `curl URL | sh` downloader), "chromium"
+ *    and "firefox";
  *  - etc/applications.conf, the original Applications.conf format: one line
  *    "name<TAB>path[<TAB>yes]" per program, '#' comment lines.  Such a
  *    program is started as "path URL"; with "yes" the guest downloads the URL

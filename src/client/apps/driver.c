@@ -11,10 +11,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "client/apps/firefox.h"
 #include "common/util.h"
 
 /* The kinds; a new one (firefox_driver_ops) is added here. */
-static const struct driver_ops *const kinds[] = {&chromium_driver_ops};
+static const struct driver_ops *const kinds[] = {&chromium_driver_ops, &firefox_driver_ops};
 
 static const struct driver_ops *kind_find(const char *program)
 {
