@@ -149,9 +149,10 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build tests $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+	$(Q)$(MAKE) --no-print-directory BUILD=build all tests $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 	$(Q)./bench/sensor/run.sh build
 	$(Q)./bench/sandbox/run.sh build
+	$(Q)./bench/visit/run.sh build
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz: deps $(BPFDIR)/sensor.skel.h

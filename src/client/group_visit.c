@@ -482,7 +482,13 @@ static void conclude(struct group_visit *gv)
 					   &vres, err, sizeof(err)) < 0)
 		log_warnx("visit %s: collecting the guest's changes: %s", gv->identifier, err);
 	snprintf(gv->res.archive, sizeof(gv->res.archive), "%s", vres.archive);
-	sensor_stats(gv->sensor, &st);
+	gv->res.memory_peak = vres.memory_peak;
+	if (vres.memory_peak)
+		log_info("visit %s: guest memory peak %.1f MiB", gv->identifier,
+			 (double)vres.memory_peak / (1 << 20));
+	memset(&st, 0, sizeof(st));
+	if (gv->sensor)
+		sensor_stats(gv->sensor, &st);
 	lost =
 	    watch_lost(gv->watch, &st, vres.fanotify_lost) + gv->drivers.failed + gv->tree.failed;
 	if (vres.tmpfs_full)
@@ -692,6 +698,12 @@ static int open_sensor(struct group_visit *gv, char *err, size_t errlen)
 	};
 	int rc;
 
+	if (gv->opts.no_sensor) {
+		if (gv->drv)
+			return 0; /* bench/visit: the page load without the sensor */
+		snprintf(err, errlen, "visits without the sensor are for browser drivers only");
+		return -1;
+	}
 	if (sensor_open(&so, on_record, gv, &gv->sensor, err, errlen) < 0)
 		return -1;
 	rc = uv_poll_init(gv->loop, &gv->poll, sensor_fd(gv->sensor));

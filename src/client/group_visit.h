@@ -50,6 +50,12 @@ struct group_visit_opts {
 	enum driver_layout layout;  /* DRIVER_LAYOUT_TABS ("dac", default) or _PROCESSES ("bulk") */
 	unsigned page_timeout_s;    /* 0 = DRIVER_PAGE_TIMEOUT_DEFAULT */
 	const char *screenshot_dir; /* host directory for screenshots; NULL = none */
+	/*
+	 * Benchmarks only (bench/visit): a browser visit without the kernel
+	 * sensor, to measure what the sensor costs a page load.  Such a visit
+	 * sees no event: its verdict means nothing.  Refused for other programs.
+	 */
+	bool no_sensor;
 };
 
 /* What happened to one URL (same order as the request's items). */
@@ -65,10 +71,11 @@ struct group_visit_url {
 struct group_visit_result {
 	const struct group_visit_url *urls; /* n_urls entries, valid during on_done */
 	size_t n_urls;
-	bool malicious;    /* at least one event was reported */
-	uint64_t reported; /* events reported */
-	uint64_t lost;     /* sensor records (and fanotify events) lost */
-	uint32_t major;    /* the group's error code: 0, one URL's code, MULTIPLE_ERRORS, ... */
+	bool malicious;       /* at least one event was reported */
+	uint64_t reported;    /* events reported */
+	uint64_t lost;        /* sensor records (and fanotify events) lost */
+	uint64_t memory_peak; /* bytes the guest used at most, 0 if unknown */
+	uint32_t major;       /* the group's error code: 0, one URL's code, MULTIPLE_ERRORS, ... */
 	uint32_t minor;
 	char archive[PATH_MAX]; /* the guest's archive, "" if none (the caller deletes it) */
 };

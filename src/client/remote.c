@@ -338,6 +338,11 @@ static void session_visit(struct server_session *s, const struct proto_msg *msg,
 	if (go.sandbox && (so->collect_modified_files || so->capture_packets_malicious ||
 			   so->capture_packets_benign))
 		go.visit.collect_dir = r->workdir;
+	/* bench/visit only: measures a page load without the sensor (see group_visit.h) */
+	go.no_sensor = getenv("CAPTURE_BENCH_NO_SENSOR") != NULL;
+	if (go.no_sensor)
+		log_warnx("visit %s: CAPTURE_BENCH_NO_SENSOR is set: no kernel sensor, no verdict",
+			  v->identifier);
 	if (report_init(r, v) < 0 || group_visit_start(&r->loop, &go, v, &cb, &r->gv) < 0) {
 		log_warn("visit %s: cannot start", v->identifier);
 		r->malicious = false;

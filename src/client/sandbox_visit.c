@@ -326,6 +326,7 @@ int sandbox_visit_finish(struct sandbox_visit *v, struct proc_table *procs,
 	if (v->alloc_failed)
 		res->fanotify_lost++; /* a change we could not keep is a change lost */
 	res->tmpfs_full = sandbox_tmpfs_full(v->sb);
+	res->memory_peak = sandbox_memory_peak(v->sb);
 	sandbox_stop_capture(v->sb, &res->pcap_packets, &res->pcap_dropped);
 	if (collect(v, res, err, errlen) < 0)
 		return -1;

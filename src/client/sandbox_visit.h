@@ -49,6 +49,7 @@ struct sandbox_visit_result {
 	uint64_t fanotify_lost; /* fanotify queue overflows */
 	uint64_t pcap_packets, pcap_dropped;
 	bool tmpfs_full;
+	uint64_t memory_peak;   /* bytes, 0 if unknown (sandbox_memory_peak()) */
 	char archive[PATH_MAX]; /* "" if none */
 	char name[64];
 };

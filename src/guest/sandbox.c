@@ -470,6 +470,29 @@ bool sandbox_is_own_path(const struct sandbox *sb, const char *guest_path)
 	return strcmp(guest_path, sb->home) == 0;
 }
 
+/* Reads one decimal number from DIR/FILE; 0 if absent or unreadable. */
+static uint64_t read_counter(const char *dir, const char *file)
+{
+	char path[4400];
+	unsigned long long v = 0;
+	CLEANUP_FILE FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f || fscanf(f, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+uint64_t sandbox_memory_peak(const struct sandbox *sb)
+{
+	uint64_t v = sb->cg[0] ? read_counter(sb->cg, "memory.peak") : 0;
+
+	if (!v && sb->v1_memory[0])
+		v = read_counter(sb->v1_memory, "memory.max_usage_in_bytes");
+	return v;
+}
+
 pid_t sandbox_init_pid(const struct sandbox *sb)
 {
 	return sb->init_pid;

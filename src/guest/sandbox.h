@@ -148,6 +148,11 @@ bool sandbox_is_own_path(const struct sandbox *sb, const char *guest_path);
 int sandbox_start(struct sandbox *sb, char *const argv[], struct sandbox_error *err);
 /* Host pid of the guest init (its actions are the harness's, not the program's). */
 pid_t sandbox_init_pid(const struct sandbox *sb);
+/*
+ * Highest memory use of the guest so far in bytes (v2 memory.peak of its
+ * cgroup, else the v1 group of --memory), 0 if the host keeps no count.
+ */
+uint64_t sandbox_memory_peak(const struct sandbox *sb);
 /* 1 while any process of the program's tree lives, 0 when none, -1 on error. */
 int sandbox_running(const struct sandbox *sb);
 /* Work to do on the client's timer: packet capture dispatch. */
