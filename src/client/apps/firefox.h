@@ -15,7 +15,7 @@
 #include "client/apps/driver.h"
 
 #define FIREFOX_PATH           "/usr/bin/firefox-esr"
-#define FIREFOX_PROFILE_BASE   "/tmp/capture-firefox-" /* + 16 hex digits */
+#define FIREFOX_PROFILE_BASE   "/tmp/capture-profile-" /* + 16 hex digits (etc/exclusion/firefox) */
 #define FIREFOX_START_S        30   /* from launch until Marionette answers, at most */
 #define FIREFOX_REPLY_GRACE_MS 5000 /* past the page timeout for Marionette's own reply */
 #define FIREFOX_SCRIPT_MS      5000 /* Marionette's script timeout (the status query) */
