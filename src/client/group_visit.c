@@ -358,10 +358,10 @@ static int on_record(const struct sensor_record *rec, void *ctx)
 	struct capture_event ev;
 	int rc;
 
-	if (!process && pidset_has(&gv->drivers, h->pid))
-		return 0;
+	/* plumbing's records are built too: the paths it wrote are noted, so the
+	 * end-of-visit fanotify merge does not report them as someone else's */
 	rc = watch_build(gv->watch, rec, &ev);
-	if (rc < 0)
+	if (rc < 0 || (!process && pidset_has(&gv->drivers, h->pid)))
 		return 0;
 	if (h->op == SENSOR_OP_FORK)
 		note_fork(gv, h->pid, (uint32_t)h->arg0);
