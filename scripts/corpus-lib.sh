@@ -15,6 +15,35 @@ corpus_wait_pidfile() {
 	return 0
 }
 
+# Starts the corpus servers in the services namespace NETNS (created if
+# needed): capture-corpusd serving TOP/corpus/sites/ on 10.201.255.1:80, and
+# a second one serving TOP/corpus/listener/ on 10.201.255.1:4444, the
+# call-home port of the connect-back scenario (corpus/README.md).  Pid files
+# and request logs go to WORK (requests.log, listener.log).  Sets
+# corpusd_pid and listener_pid.  0, or 1 (with a message) if one did not start.
+corpus_start_servers() {
+	_bin=$1 _top=$2 _ns=$3 _work=$4
+	"$_bin" --root "$_top/corpus/sites" --netns "$_ns" --pidfile "$_work/corpusd.pid" \
+		--log "$_work/requests.log" 2>"$_work/corpusd.err" &
+	corpusd_pid=$!
+	if ! corpus_wait_pidfile "$_work/corpusd.pid" "$corpusd_pid"; then
+		echo "capture-corpusd did not start:" >&2
+		cat "$_work/corpusd.err" >&2
+		corpusd_pid=
+		return 1
+	fi
+	"$_bin" --root "$_top/corpus/listener" --netns "$_ns" --port 4444 \
+		--pidfile "$_work/listener.pid" --log "$_work/listener.log" 2>"$_work/listener.err" &
+	listener_pid=$!
+	if ! corpus_wait_pidfile "$_work/listener.pid" "$listener_pid"; then
+		echo "capture-corpusd (listener on port 4444) did not start:" >&2
+		cat "$_work/listener.err" >&2
+		listener_pid=
+		return 1
+	fi
+	return 0
+}
+
 # Checks the required events SPEC (";"-separated "type action object-regex",
 # or "-") against the JSON Lines events in FILE.  Prints "found total"; each
 # missing event is appended to MISSING_FILE as "    missing: ...".

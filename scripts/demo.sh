@@ -7,14 +7,16 @@
 #    corpus/demo/config.xml.in (two sandbox guests, network "services");
 # 2. starts capture-corpusd in the services namespace capture-services, where
 #    it serves corpus/sites/ on 10.201.255.1:80 (the address the guests' DNS
-#    stub gives for every name), and waits for its pid file;
+#    stub gives for every name), and a second one serving corpus/listener/
+#    on port 4444 (the connect-back scenario's call home), and waits for
+#    their pid files;
 # 3. runs capture-server on corpus/demo/urls.txt in BUILD/demo/: it starts
 #    the guests' capture-clients, prints its progress and a final table, and
 #    exits when every URL is done (terminate="true");
 # 4. compares the verdicts of BUILD/demo/log/{safe,malicious,error}.log, and
 #    the events of the JSON reports, with corpus/expected.tsv; prints
 #    "URL  client  expected  got  events  OK/MISMATCH";
-# 5. stops capture-corpusd.  Exit status 0 if every URL got its expected
+# 5. stops both capture-corpusd.  Exit status 0 if every URL got its expected
 #    verdict and events, 1 on a mismatch, 2 on a setup error.
 #
 # It builds nothing (make has built BUILD/).  Needs root and jq.
@@ -45,26 +47,25 @@ sed "s|@TOP@|$top|g" "$top/corpus/demo/config.xml.in" >"$work/config.xml"
 
 # ---- 2. the corpus server ----
 corpusd_pid=
+listener_pid=
 stop_corpusd() {
-	if [ -n "$corpusd_pid" ]; then
-		kill "$corpusd_pid" 2>/dev/null
-		wait "$corpusd_pid" 2>/dev/null
-		corpusd_pid=
-	fi
+	for _p in $corpusd_pid $listener_pid; do
+		kill "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+	corpusd_pid=
+	listener_pid=
 }
 trap stop_corpusd EXIT
 trap 'exit 2' INT TERM
 
 echo "== capture demo: $(grep -c '^[a-z]*://' "$urls") URLs of the local corpus, 2 sandbox guests"
-echo "   corpus server: capture-corpusd in namespace $netns, serving corpus/sites/"
-echo "   work dir:      $work (config.xml, log/, corpusd.log)"
+echo "   corpus server: capture-corpusd in namespace $netns, serving corpus/sites/ (and"
+echo "                  corpus/listener/ on port 4444)"
+echo "   work dir:      $work (config.xml, log/, requests.log)"
 echo
-"$build/capture-corpusd" --root "$top/corpus/sites" --netns "$netns" \
-	--pidfile "$work/corpusd.pid" --log "$work/corpusd.log" 2>"$work/corpusd.err" &
-corpusd_pid=$!
-if ! corpus_wait_pidfile "$work/corpusd.pid" "$corpusd_pid"; then
-	echo "demo: capture-corpusd did not start:" >&2
-	cat "$work/corpusd.err" >&2
+if ! corpus_start_servers "$build/capture-corpusd" "$top" "$netns" "$work"; then
+	echo "demo: the corpus servers did not start" >&2
 	exit 2
 fi
 
@@ -123,7 +124,7 @@ stop_corpusd
 
 echo
 echo "results: $work/log/ (safe.log, malicious.log, error.log, per-URL .log/.json/.zip)"
-echo "requests the guests made: $work/corpusd.log"
+echo "requests the guests made: $work/requests.log (call-home port: $work/listener.log)"
 if [ $fail -ne 0 ] || [ $rc -ne 0 ]; then
 	echo "demo: MISMATCH with corpus/expected.tsv"
 	exit 1
