@@ -908,10 +908,22 @@ fail:
 	return NULL;
 }
 
+/* Token J of T ends a file name after '.', '-' or '_': where mkstemp puts its XXXXXX. */
+static bool suffix_position(const struct toks *t, size_t j)
+{
+	const struct tok *prev = j ? &t->v[j - 1] : NULL, *next = j + 1 < t->n ? &t->v[j + 1] : NULL;
+	size_t plen = prev && prev->kind == TOK_LIT ? strlen(prev->text) : 0;
+
+	if (!plen || !strchr(".-_", prev->text[plen - 1]))
+		return false;
+	return !next || (next->kind == TOK_LIT && next->text[0] == '/');
+}
+
 /*
  * Decides one group of entries with the same shape: digits always become
- * [0-9]+; words become [A-Za-z0-9]{N} if at least half of the values
- * (classes count as random) look random.  Sets *CHANGED.
+ * [0-9]+; words become [A-Za-z0-9]{N} if they are a file name's suffix
+ * (suffix_position) or at least half of the values (classes count as
+ * random) look random.  Sets *CHANGED.
  */
 static void decide_group(const struct learn *l, struct cands *cs, const struct entry *g, size_t n,
 			 bool *changed)
@@ -924,7 +936,9 @@ static void decide_group(const struct learn *l, struct cands *cs, const struct e
 		words += t->kind == TOK_WORD;
 		random += t->kind != TOK_WORD || looks_random(l, t->text, t->len);
 	}
-	if (n < 2 || !words || (!g[0].digits && random * 2 < n))
+	if (n < 2 || !words)
+		return;
+	if (!g[0].digits && random * 2 < n && !suffix_position(&cs->v[g[0].cand].toks, g[0].tok))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct tok *t = &cs->v[g[i].cand].toks.v[g[i].tok];
