@@ -27,6 +27,25 @@ static void path_in(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", tmpdir, name);
 }
 
+#define LEARN_RUN_MAX_S 120 /* a learn that takes longer is hung: killed, the test fails */
+
+/* Waits for PID at most LEARN_RUN_MAX_S; its wait status. */
+static int wait_bounded(pid_t pid)
+{
+	int status;
+
+	for (int i = 0; i < LEARN_RUN_MAX_S * 20; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fail_msg("capture-client learn (pid %d) still ran after %d s: killed", (int)pid,
+		 LEARN_RUN_MAX_S);
+	return status;
+}
+
 /* capture-client learn ARGS... (NULL-terminated) with out/err in the test directory; the exit code.
  */
 static int learn(const char *tag, char *const *args, char *out, char *errf)
