@@ -583,7 +583,8 @@ static int make_seen(struct learn *l, struct seen **out, size_t *n_out)
 
 	if (!v)
 		return -1;
-	qsort(l->items, l->n, sizeof(*l->items), cmp_items);
+	if (l->n) /* qsort wants a valid array even for none */
+		qsort(l->items, l->n, sizeof(*l->items), cmp_items);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct item *it = &l->items[i];
 
@@ -792,7 +793,8 @@ static int merge_same(struct cands *cs)
 {
 	size_t out = 0;
 
-	qsort(cs->v, cs->n, sizeof(*cs->v), cmp_cands);
+	if (cs->n)
+		qsort(cs->v, cs->n, sizeof(*cs->v), cmp_cands);
 	for (size_t i = 0; i < cs->n; i++) {
 		if (out && cmp_cands(&cs->v[out - 1], &cs->v[i]) == 0) {
 			if (cand_absorb(&cs->v[out - 1], &cs->v[i], cs->runs) < 0)
@@ -911,7 +913,8 @@ fail:
 /* Token J of T ends a file name after '.', '-' or '_': where mkstemp puts its XXXXXX. */
 static bool suffix_position(const struct toks *t, size_t j)
 {
-	const struct tok *prev = j ? &t->v[j - 1] : NULL, *next = j + 1 < t->n ? &t->v[j + 1] : NULL;
+	const struct tok *prev = j ? &t->v[j - 1] : NULL,
+			 *next = j + 1 < t->n ? &t->v[j + 1] : NULL;
 	size_t plen = prev && prev->kind == TOK_LIT ? strlen(prev->text) : 0;
 
 	if (!plen || !strchr(".-_", prev->text[plen - 1]))
