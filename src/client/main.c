@@ -682,8 +682,12 @@ static int learn_output(const struct learn_opts *o, const struct learn_result *r
 		return -1;
 	}
 	learn_write(f, res, header, -1);
-	if ((o->output ? fclose(f) : fflush(f)) != 0) {
+	if (fflush(f) != 0 || ferror(f)) {
 		log_warn("writing the rules");
+		rc = -1;
+	}
+	if (o->output && fclose(f) != 0 && rc == 0) {
+		log_warn("--output %s", o->output);
 		rc = -1;
 	}
 	if (rc == 0 && o->output_dir)
