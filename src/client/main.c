@@ -522,7 +522,8 @@ static void learn_usage(FILE *out)
 		"      --server-port PORT, --ringbuf-size SIZE: as for --sandbox\n"
 		"  -v, --verbose           log each visit (twice: debug)\n"
 		"\n"
-		"Exit status: 0 when the rules were proposed, 3 on error or interruption.\n",
+		"Exit status: 0 when the rules were proposed, 3 on error, interruption or when\n"
+		"every visit ended with an error.\n",
 		LEARN_DEFAULT_VISITS, LEARN_MAX_VISITS, LEARN_DEFAULT_TIME_S, DEFAULT_EXCLUSION_DIR,
 		DEFAULT_APPLICATIONS);
 }
@@ -725,6 +726,10 @@ static int learn_go(struct learn_opts *o, struct learn *l)
 	}
 	rc = learn_output(o, &res) == 0 ? 0 : MONITOR_EXIT_ERROR;
 	learn_summary(&st, &res);
+	if (st.errors == st.visits) { /* nothing was visited as it should be: not a result */
+		log_warnx("every visit ended with an error; the proposal is not a baseline");
+		rc = MONITOR_EXIT_ERROR;
+	}
 	learn_result_free(&res);
 	return rc;
 }
