@@ -750,7 +750,9 @@ static int spawn_fds(struct group_visit *gv, char *const argv[], const int *fds,
 		     char *err, size_t errlen)
 {
 	CLEANUP_FD int cgfd = open(gv->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	/* CLONE_CLEAR_SIGHAND: the child must not run the client's libuv signal handlers */
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP | CLONE_CLEAR_SIGHAND,
+				  .exit_signal = SIGCHLD};
 	int pipefd[2], child_err = 0;
 	ssize_t r;
 	pid_t pid;

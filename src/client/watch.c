@@ -149,7 +149,9 @@ uint64_t watch_lost(const struct watch *w, const struct sensor_stats *st, uint64
 int watch_spawn(const char *cgroup, char *const argv[], pid_t *pid, int *exec_errno)
 {
 	CLEANUP_FD int cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	/* CLONE_CLEAR_SIGHAND: the child must not run the client's libuv signal handlers */
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP | CLONE_CLEAR_SIGHAND,
+				  .exit_signal = SIGCHLD};
 	int pipefd[2], err = 0;
 	ssize_t n;
 

@@ -667,7 +667,9 @@ static _Noreturn void guest_init(struct sandbox *sb, char *const argv[], int go_
 {
 	uid_t uid = sb->cfg.uid ? sb->cfg.uid : SANDBOX_UID_DEFAULT;
 	gid_t gid = sb->cfg.gid ? sb->cfg.gid : uid;
-	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	/* CLONE_CLEAR_SIGHAND: the child must not run the client's libuv signal handlers */
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP | CLONE_CLEAR_SIGHAND,
+				  .exit_signal = SIGCHLD};
 	char merged[700], go;
 	int sync[2] = {-1, -1};
 	pid_t pid;
@@ -855,9 +857,13 @@ static pid_t clone_init(struct sandbox *sb, char *const argv[], int go_rd, int s
 {
 	CLEANUP_FD int cgfd = open(sb->cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int appfd = open(sb->cg_app, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/*
+	 * CLONE_CLEAR_SIGHAND: the init must not run the client's libuv signal
+	 * handlers (one killed while holding libuv's signal lock froze the client).
+	 */
 	struct clone_args args = {
 	    .flags = CLONE_INTO_CGROUP | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-		     CLONE_NEWNET | CLONE_NEWCGROUP,
+		     CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_CLEAR_SIGHAND,
 	    .exit_signal = SIGCHLD,
 	};
 	pid_t pid;
