@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client/apps.h"
+#include "client/apps/driver.h"
 #include "client/learn.h"
 #include "client/learn_run.h"
 #include "client/monitor.h"
@@ -49,7 +50,11 @@ struct client_opts {
 	const char *key_file;     /* --key */
 	const char *apps_file;    /* --applications; NULL = the default file if present */
 	unsigned connect_retries; /* 0 = forever */
-	const char *standalone;   /* an option only the standalone mode has, for the message */
+	/* browser drivers (networked mode) */
+	enum driver_layout layout; /* --browser-layout */
+	unsigned page_timeout_s;   /* --page-timeout; 0 = the driver's default */
+	const char *screenshots;   /* --screenshots DIR */
+	const char *standalone;    /* an option only the standalone mode has, for the message */
 };
 
 static void usage(FILE *out)
@@ -104,6 +109,11 @@ static void usage(FILE *out)
 	    "      --applications FILE applications.conf (default %s if present)\n"
 	    "      --connect-retries N give up (exit 3) after N failed connections (default: "
 	    "never)\n"
+	    "      --browser-layout L  browsers: tabs (one browser, a tab per URL: dac; default)\n"
+	    "                          or processes (a browser per URL: bulk)\n"
+	    "      --page-timeout S    browsers: TIMEOUT_ERROR without a load event after S\n"
+	    "                          seconds (default 60)\n"
+	    "      --screenshots DIR   browsers: save a screenshot of every loaded page in DIR\n"
 	    "  Without --sandbox each group runs in a fresh cgroup on this system.\n"
 	    "\n"
 	    "Exit status: 0 benign, 1 malicious, 2 inconclusive (events were lost), 3 error;\n"
@@ -132,7 +142,10 @@ enum long_option {
 	OPT_RINGBUF,
 	OPT_KEY,
 	OPT_APPLICATIONS,
-	OPT_CONNECT_RETRIES
+	OPT_CONNECT_RETRIES,
+	OPT_LAYOUT,
+	OPT_PAGE_TIMEOUT,
+	OPT_SCREENSHOTS
 };
 
 /* The valued sandbox options: one message per bad value, naming the option. */
@@ -268,6 +281,13 @@ static int parse_number(int c, const char *arg, struct client_opts *o)
 		}
 		o->port = (uint16_t)v;
 		return 0;
+	case OPT_PAGE_TIMEOUT:
+		if (util_parse_u64(arg, 1, 3600, &v) < 0) {
+			log_warnx("--page-timeout %s: expected seconds between 1 and 3600", arg);
+			return -1;
+		}
+		o->page_timeout_s = (unsigned)v;
+		return 0;
 	default: /* OPT_CONNECT_RETRIES */
 		if (util_parse_u64(arg, 1, 1000000, &v) < 0) {
 			log_warnx("--connect-retries %s: expected a number between 1 and 1000000",
@@ -313,11 +333,20 @@ static int parse_one(int c, const char *arg, struct client_opts *o)
 	case 'b': o->vm_id = arg; return 0;
 	case OPT_KEY: o->key_file = arg; return 0;
 	case OPT_APPLICATIONS: o->apps_file = arg; return 0;
+	case OPT_SCREENSHOTS: o->screenshots = arg; return 0;
+	case OPT_LAYOUT:
+		if (strcmp(arg, "tabs") && strcmp(arg, "processes")) {
+			log_warnx("--browser-layout %s: expected tabs or processes", arg);
+			return -1;
+		}
+		o->layout = strcmp(arg, "tabs") ? DRIVER_LAYOUT_PROCESSES : DRIVER_LAYOUT_TABS;
+		return 0;
 	case 'h': usage(stdout); exit(0);
 	case 't':
 	case 'p':
 	case OPT_RINGBUF:
-	case OPT_CONNECT_RETRIES: return parse_number(c, arg, o);
+	case OPT_CONNECT_RETRIES:
+	case OPT_PAGE_TIMEOUT: return parse_number(c, arg, o);
 	case OPT_NETWORK:
 	case OPT_TMPFS:
 	case OPT_MEMORY:
@@ -343,6 +372,9 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	    {"key", required_argument, NULL, OPT_KEY},
 	    {"applications", required_argument, NULL, OPT_APPLICATIONS},
 	    {"connect-retries", required_argument, NULL, OPT_CONNECT_RETRIES},
+	    {"browser-layout", required_argument, NULL, OPT_LAYOUT},
+	    {"page-timeout", required_argument, NULL, OPT_PAGE_TIMEOUT},
+	    {"screenshots", required_argument, NULL, OPT_SCREENSHOTS},
 	    {"rule-stats", no_argument, NULL, OPT_RULE_STATS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"self-test", no_argument, NULL, OPT_SELF_TEST},
@@ -375,8 +407,11 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	o->mon.argv = argv + optind;
 	if (o->server)
 		return check_networked(o);
-	if (o->vm_server_id || o->vm_id || o->key_file || o->apps_file || o->connect_retries) {
-		log_warnx("-a, -b, --key, --applications and --connect-retries need -s HOST");
+	if (o->vm_server_id || o->vm_id || o->key_file || o->apps_file || o->connect_retries ||
+	    o->page_timeout_s || o->screenshots || o->layout) {
+		log_warnx(
+		    "-a, -b, --key, --applications, --connect-retries and the browser options "
+		    "need -s HOST");
 		return -1;
 	}
 	if (!o->self_test && !o->mon.system_scope && optind >= argc) {
@@ -461,7 +496,10 @@ static int run_networked(struct client_opts *o)
 	    .connect_retries = o->connect_retries,
 	    .visit = {.sandbox = o->mon.sandbox,
 		      .visit = o->mon.visit,
-		      .ringbuf_bytes = o->mon.ringbuf_bytes},
+		      .ringbuf_bytes = o->mon.ringbuf_bytes,
+		      .layout = o->layout,
+		      .page_timeout_s = o->page_timeout_s,
+		      .screenshot_dir = o->screenshots},
 	};
 	struct app_table *apps = NULL;
 	char host[256];
