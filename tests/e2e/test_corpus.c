@@ -22,6 +22,7 @@
 #define MAX_CASES       256
 #define RUN_TIMEOUT_S   900
 #define BROWSER_VISIT_S 5
+#define OFFICE_VISIT_S  10 /* LibreOffice takes 2-4 s to run a document's macro */
 #define OTHER_VISIT_S   4
 #define VERDICT_KINDS   3 /* benign, malicious, error */
 
@@ -126,9 +127,14 @@ static int group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static bool is_browser(const char *client)
+/* Visit time per client: long enough for its slowest scenario. */
+static int visit_time(const char *client)
 {
-	return !strcmp(client, "chromium") || !strcmp(client, "firefox");
+	if (!strcmp(client, "chromium") || !strcmp(client, "firefox"))
+		return BROWSER_VISIT_S;
+	if (!strncmp(client, "libreoffice", 11))
+		return OFFICE_VISIT_S;
+	return OTHER_VISIT_S;
 }
 
 /* The run directory DIR: config.xml from the demo's template, urls.txt of every case. */
@@ -149,7 +155,7 @@ static void prepare_run(const char *dir, int port)
 	assert_non_null(f);
 	for (size_t i = 0; i < ncases; i++)
 		fprintf(f, "%s::%s::%d\n", cases[i].url, cases[i].client,
-			is_browser(cases[i].client) ? BROWSER_VISIT_S : OTHER_VISIT_S);
+			visit_time(cases[i].client));
 	fputs("end\n", f);
 	assert_int_equal(fclose(f), 0);
 }
