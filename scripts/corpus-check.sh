@@ -91,9 +91,10 @@ hosts_rules='--host-resolver-rules=MAP update.googleapis.com ~NOTFOUND, MAP clie
 # corpus' user.js, made on the host and owned by the guest user.  Guests see
 # the host's /tmp through their overlay, so the guest finds it ready (its
 # writes go to the guest's upper layer; the host's copy stays as it is) and
-# nothing in the guest has to make it (which would be reported).
+# nothing in the guest has to make it (which would be reported).  HASH is of
+# this run and the URL, so that concurrent runs do not share a profile.
 firefox_profile() {
-	profile=/tmp/capture-profile-$1
+	profile=/tmp/capture-profile-$(printf '%s %s' "$$" "$1" | md5sum | cut -c1-16)
 	rm -rf "$profile"
 	mkdir -m 700 "$profile" && cp "$user_js" "$profile/user.js" &&
 		chown -R "$guest_uid:$guest_uid" "$profile"
@@ -126,9 +127,9 @@ run_visit() {
 			--no-pings --metrics-recording-only --disable-breakpad "$hosts_rules" \
 			"--user-data-dir=/tmp/capture-profile-$hash" -- "$url" ;;
 	firefox)
-		firefox_profile "$hash" || { echo error:PROFILE; return; }
+		firefox_profile "$url" || { echo error:PROFILE; return; }
 		set -- "$@" -t 12 -- /usr/lib/firefox-esr/firefox-esr --headless --no-remote \
-			--profile "/tmp/capture-profile-$hash" "$url" ;;
+			--profile "$profile" "$url" ;;
 	*) echo error:UNKNOWN_CLIENT; return ;;
 	esac
 	# the program's stdout and stderr go to pipes: a file there would be
