@@ -58,7 +58,7 @@ PROG_BIN  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(PROG_SRC))
 BENCH_SRC := $(wildcard bench/*/bench_*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps check demo bench lint fuzz tests clean
+.PHONY: all deps check corpus demo bench lint fuzz tests clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -137,6 +137,11 @@ tests: $(BUILD)/capture-client $(BUILD)/capture-server $(BUILD)/capture-corpusd 
 check: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 tests
 	$(Q)./tests/run.sh build/asan
+
+# The detection test repeated three times (tests/e2e/test_corpus.c; ~15 min).
+corpus: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build all tests
+	$(Q)CAPTURE_CORPUS_RUNS=3 build/tests/e2e/test_corpus
 
 # ---- demo, bench, lint, fuzz ----
 demo: deps
