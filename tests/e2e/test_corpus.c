@@ -4,8 +4,9 @@
  * real clients (curl, curl-sh, chromium, firefox, helper applications),
  * against capture-corpusd in a services namespace of this test, repeated
  * CAPTURE_CORPUS_RUNS times (default 1; `make corpus` runs it 3 times, which
- * takes about 15 minutes on 2 cores, too long for every `make check`).  Every visit must get its expected
- * verdict and every required event; a confusion table per client is printed.
+ * takes about 15 minutes on 2 cores, too long for every `make check`).
+ * Every visit must get its expected verdict and every required event; a
+ * confusion table per client is printed.
  */
 #include <dirent.h>
 #include <setjmp.h>
