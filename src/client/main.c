@@ -335,11 +335,11 @@ static int parse_one(int c, const char *arg, struct client_opts *o)
 	case OPT_APPLICATIONS: o->apps_file = arg; return 0;
 	case OPT_SCREENSHOTS: o->screenshots = arg; return 0;
 	case OPT_LAYOUT:
-		if (strcmp(arg, "tabs") && strcmp(arg, "processes")) {
+		if (strcmp(arg, "tabs") != 0 && strcmp(arg, "processes") != 0) {
 			log_warnx("--browser-layout %s: expected tabs or processes", arg);
 			return -1;
 		}
-		o->layout = strcmp(arg, "tabs") ? DRIVER_LAYOUT_PROCESSES : DRIVER_LAYOUT_TABS;
+		o->layout = strcmp(arg, "tabs") == 0 ? DRIVER_LAYOUT_TABS : DRIVER_LAYOUT_PROCESSES;
 		return 0;
 	case 'h': usage(stdout); exit(0);
 	case 't':

@@ -475,12 +475,15 @@ static uint64_t read_counter(const char *dir, const char *file)
 {
 	char path[4400];
 	unsigned long long v = 0;
-	CLEANUP_FILE FILE *f = NULL;
+	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	f = fopen(path, "re");
-	if (!f || fscanf(f, "%llu", &v) != 1)
+	if (!f)
 		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
 	return v;
 }
 
