@@ -11,7 +11,8 @@ passed=0
 failed=0
 bad_bins=""
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+rcfile=$(mktemp)
+trap 'rm -f "$log" "$rcfile"' EXIT
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -22,14 +23,17 @@ fi
 
 run() {
 	echo "== $1"
-	"$1" 2>&1 | tee "$log"
+	{ "$1" 2>&1; echo $? >"$rcfile"; } | tee "$log"
 	# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
-	# a binary that crashed or exited non-zero without a cmocka verdict still fails
-	if [ -z "$p$f" ] || grep -q "ERROR: \(Address\|Leak\|Undefined\)Sanitizer" "$log"; then
+	# a binary that crashed, failed its group setup/teardown or exited non-zero
+	# without a failed test counted still fails
+	if [ -z "$p$f" ] || grep -q "ERROR: \(Address\|Leak\|Undefined\)Sanitizer" "$log" ||
+		grep -q '^\[  FAILED  \] GROUP \(SETUP\|TEARDOWN\)' "$log" ||
+		{ [ "$(cat "$rcfile")" != 0 ] && [ "${f:-0}" -eq 0 ]; }; then
 		failed=$((failed + 1))
 		bad_bins="$bad_bins $1"
 	fi
