@@ -2,6 +2,7 @@
  * apps.c - application drivers and the applications.conf parser.
  */
 #include "client/apps.h"
+#include "client/apps/chromium.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,32 +62,6 @@ static const char *builtin_exe(const struct app_table *t, const char *name,
 #define DOWNLOAD_SCRIPT                                                                            \
 	"\"$4\" -gfsSL --connect-timeout 30 --max-time 60 -o \"$2\" -- \"$1\" && exec \"$3\" "     \
 	"\"$2\""
-
-/* No look-ups of Google service names (background and Safe Browsing traffic). */
-static const char host_rules[] =
-    "--host-resolver-rules=MAP update.googleapis.com ~NOTFOUND, "
-    "MAP clients2.google.com ~NOTFOUND, MAP accounts.google.com ~NOTFOUND, "
-    "MAP sb-ssl.google.com ~NOTFOUND";
-
-/* Chromium's flags, quiet variant of clients-baseline.md §2.1 (docs/applications.md). */
-static const char *const chromium_flags[] = {
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--disable-client-side-phishing-detection",
-    "--disable-domain-reliability",
-    "--no-pings",
-    "--metrics-recording-only",
-    "--disable-breakpad",
-    host_rules,
-};
 
 enum builtin {
 	BUILTIN_NONE = -1,
@@ -689,12 +664,14 @@ static void plan_curl_sh(struct argv_plan *p, const char *curl, const char *url)
 static void plan_chromium(struct argv_plan *p, struct scratch *s, const char *chromium,
 			  const char *url, const struct app_argv *out)
 {
-	size_t i;
+	const char *const *flags;
+	size_t i, nflags;
 
 	snprintf(s->profile, sizeof(s->profile), "--user-data-dir=%s", out->file);
 	plan_add(p, chromium);
-	for (i = 0; i < ARRAY_SIZE(chromium_flags); i++)
-		plan_add(p, chromium_flags[i]);
+	flags = chromium_flags(&nflags); /* one flag list: the CDP driver's (apps/chromium.c) */
+	for (i = 0; i < nflags; i++)
+		plan_add(p, flags[i]);
 	plan_add(p, s->profile);
 	plan_add(p, "--");
 	plan_add(p, url);

@@ -255,6 +255,7 @@ static void test_chromium(void **state)
 			"--no-sandbox",
 			"--disable-gpu",
 			"--no-first-run",
+			"--no-default-browser-check",
 			"--disable-background-networking",
 			"--disable-component-update",
 			"--disable-sync",
