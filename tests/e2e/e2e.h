@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,33 @@ static inline int e2e_free_port(void)
 		port = ntohs(a.sin_port);
 	close(s);
 	return port;
+}
+
+/*
+ * Starts BIN (capture-corpusd) serving ROOT in the services namespace NETNS,
+ * with its pid file, request log (corpusd.log) and output in DIR; waits up to
+ * 10 s for it to listen.  Returns its pid, or -1 (nothing left running).
+ */
+static inline pid_t e2e_start_corpusd(const char *bin, const char *root, const char *netns,
+				      const char *dir)
+{
+	char pidfile[PATH_MAX], logf[PATH_MAX], out[PATH_MAX];
+	pid_t pid;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/corpusd.pid", dir);
+	snprintf(logf, sizeof(logf), "%s/corpusd.log", dir);
+	snprintf(out, sizeof(out), "%s/corpusd.out", dir);
+	char *argv[] = {(char *)bin, "--root", (char *)root, "--netns", (char *)netns,
+			"--pidfile", pidfile,  "--log",      logf,      NULL};
+	pid = e2e_spawn(argv, out, out);
+	for (int i = 0; pid > 0 && i < 200 && access(pidfile, F_OK) != 0; i++)
+		usleep(50000);
+	if (pid > 0 && access(pidfile, F_OK) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
 }
 
 #endif

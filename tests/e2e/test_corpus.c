@@ -78,7 +78,7 @@ static int load_expected(const char *path)
 
 static int group_setup(void **state)
 {
-	char pidfile[PATH_MAX], logf[PATH_MAX], out[PATH_MAX], sites[PATH_MAX + 16];
+	char sites[PATH_MAX + 16];
 	char corpusd_bin[PATH_MAX + 32], expected[PATH_MAX + 32];
 
 	(void)state;
@@ -96,15 +96,8 @@ static int group_setup(void **state)
 	snprintf(services, sizeof(services), "capture-e2e-cor%d", (int)getpid());
 	snprintf(corpusd_bin, sizeof(corpusd_bin), "%s/../../capture-corpusd", bindir);
 	snprintf(sites, sizeof(sites), "%s/corpus/sites", top);
-	path_in(pidfile, sizeof(pidfile), tmpdir, "corpusd.pid");
-	path_in(logf, sizeof(logf), tmpdir, "corpusd.log");
-	path_in(out, sizeof(out), tmpdir, "corpusd.out");
-	char *argv[] = {corpusd_bin, "--root", sites,   "--netns", services,
-			"--pidfile", pidfile,  "--log", logf,      NULL};
-	corpusd = e2e_spawn(argv, out, out);
-	for (int i = 0; i < 200 && access(pidfile, F_OK) != 0; i++)
-		usleep(50000);
-	return access(pidfile, F_OK);
+	corpusd = e2e_start_corpusd(corpusd_bin, sites, services, tmpdir);
+	return corpusd > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

@@ -43,14 +43,9 @@
 static char top[PATH_MAX], bindir[PATH_MAX], tmpdir[256], services[64];
 static pid_t corpusd = -1;
 
-static void path_in(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
-
 static int group_setup(void **state)
 {
-	char pidfile[PATH_MAX], logf[PATH_MAX], out[PATH_MAX], sites[PATH_MAX + 16];
+	char sites[PATH_MAX + 16];
 	char corpusd_bin[PATH_MAX + 32];
 
 	(void)state;
@@ -67,15 +62,8 @@ static int group_setup(void **state)
 	snprintf(services, sizeof(services), "capture-e2e-doc%d", (int)getpid());
 	snprintf(corpusd_bin, sizeof(corpusd_bin), "%s/../../capture-corpusd", bindir);
 	snprintf(sites, sizeof(sites), "%s/corpus/sites", top);
-	path_in(pidfile, sizeof(pidfile), "corpusd.pid");
-	path_in(logf, sizeof(logf), "corpusd.log");
-	path_in(out, sizeof(out), "corpusd.out");
-	char *argv[] = {corpusd_bin, "--root", sites,   "--netns", services,
-			"--pidfile", pidfile,  "--log", logf,      NULL};
-	corpusd = e2e_spawn(argv, out, out);
-	for (int i = 0; i < 200 && access(pidfile, F_OK) != 0; i++)
-		usleep(50000);
-	return access(pidfile, F_OK);
+	corpusd = e2e_start_corpusd(corpusd_bin, sites, services, tmpdir);
+	return corpusd > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

@@ -54,20 +54,8 @@ static void make_site(const char *host, const char *name, const char *text)
 	write_file(path, text, 0644);
 }
 
-static int wait_for_file(const char *path, int seconds)
-{
-	for (int i = 0; i < seconds * 20; i++) {
-		if (access(path, F_OK) == 0)
-			return 0;
-		usleep(50000);
-	}
-	return -1;
-}
-
 static int group_setup(void **state)
 {
-	char pidfile[PATH_MAX], logf[PATH_MAX], out[PATH_MAX];
-
 	(void)state;
 	e2e_sibling("", bindir, sizeof(bindir));
 	snprintf(server_bin, sizeof(server_bin), "%s/../../capture-server", bindir);
@@ -85,13 +73,8 @@ static int group_setup(void **state)
 		  "mkdir -p \"$HOME/.local/bin\"\n"
 		  "printf '#!/bin/sh\\necho pwned\\n' > \"$HOME/.local/bin/updater\"\n"
 		  "chmod 755 \"$HOME/.local/bin/updater\"\n");
-	path_in(pidfile, sizeof(pidfile), tmpdir, "corpusd.pid");
-	path_in(logf, sizeof(logf), tmpdir, "corpusd.log");
-	path_in(out, sizeof(out), tmpdir, "corpusd.out");
-	char *argv[] = {corpusd_bin, "--root", sites,   "--netns", services,
-			"--pidfile", pidfile,  "--log", logf,      NULL};
-	corpusd = e2e_spawn(argv, out, out);
-	return wait_for_file(pidfile, 10);
+	corpusd = e2e_start_corpusd(corpusd_bin, sites, services, tmpdir);
+	return corpusd > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)
