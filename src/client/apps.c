@@ -102,24 +102,6 @@ const char *apps_algorithm_name(enum apps_algorithm a)
 
 /* ---- errors ---- */
 
-static void __attribute__((format(printf, 6, 7)))
-set_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col, const char *fmt,
-	...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || errlen == 0)
-		return;
-	n = snprintf(err, errlen, "%s:%u:%u: ", name, line, col);
-	if (n < 0 || (size_t)n >= errlen)
-		return;
-	va_start(ap, fmt);
-	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 static void __attribute__((format(printf, 3, 4)))
 plain_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -245,20 +227,21 @@ static int check_name(const struct line_ctx *lc, const struct field *f)
 	size_t i;
 
 	if (f->len == 0) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col, "empty program name");
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+				 "empty program name");
 		return -1;
 	}
 	if (f->len > APPS_MAX_NAME) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-			"program name longer than %d bytes", APPS_MAX_NAME);
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+				 "program name longer than %d bytes", APPS_MAX_NAME);
 		return -1;
 	}
 	for (i = 0; i < f->len; i++) {
 		if (!name_char_ok(f->s[i])) {
 			util_quote_sample(q, sizeof(q), f->s + i, 1);
-			set_err(lc->err, lc->errlen, lc->file, lc->line, f->col + (unsigned)i,
-				"bad character '%s' in program name (allowed: A-Z a-z 0-9 . _ -)",
-				q);
+			util_set_pos_err(
+			    lc->err, lc->errlen, lc->file, lc->line, f->col + (unsigned)i,
+			    "bad character '%s' in program name (allowed: A-Z a-z 0-9 . _ -)", q);
 			return -1;
 		}
 	}
@@ -272,27 +255,27 @@ static int check_path(const struct line_ctx *lc, const struct field *f)
 
 	if (f->len == 0 || f->s[0] != '/') {
 		util_quote_sample(q, sizeof(q), f->s, f->len);
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-			"path must be absolute, found '%s'", q);
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+				 "path must be absolute, found '%s'", q);
 		return -1;
 	}
 	if (f->len > APPS_MAX_PATH) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-			"path longer than %d bytes", APPS_MAX_PATH);
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+				 "path longer than %d bytes", APPS_MAX_PATH);
 		return -1;
 	}
 	for (i = 0; i < f->len; i++) {
 		unsigned char c = (unsigned char)f->s[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			set_err(lc->err, lc->errlen, lc->file, lc->line, f->col + (unsigned)i,
-				"control byte 0x%02x in path", c);
+			util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line,
+					 f->col + (unsigned)i, "control byte 0x%02x in path", c);
 			return -1;
 		}
 	}
 	if (f->s[f->len - 1] == ' ') {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col + (unsigned)f->len - 1,
-			"trailing space in path");
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line,
+				 f->col + (unsigned)f->len - 1, "trailing space in path");
 		return -1;
 	}
 	return 0;
@@ -308,8 +291,8 @@ static int parse_yes(const struct line_ctx *lc, const struct field *f)
 	if (f->len == 2 && strncasecmp(f->s, "no", 2) == 0)
 		return 0;
 	util_quote_sample(q, sizeof(q), f->s, f->len);
-	set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-		"third column must be 'yes' or 'no', found '%s'", q);
+	util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+			 "third column must be 'yes' or 'no', found '%s'", q);
 	return -1;
 }
 
@@ -322,8 +305,9 @@ static int check_unique(const struct line_ctx *lc, const struct app_table *t, co
 	name[f->len] = '\0';
 	e = apps_find(t, name);
 	if (e) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
-			"duplicate program name '%s' (first defined on line %u)", name, e->line);
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, f->col,
+				 "duplicate program name '%s' (first defined on line %u)", name,
+				 e->line);
 		return -1;
 	}
 	return 0;
@@ -338,7 +322,7 @@ static int check_builtin_yes(const struct line_ctx *lc, const struct field *f)
 	name[f->len] = '\0';
 	if (builtin_find(name) == BUILTIN_NONE)
 		return 0;
-	set_err(
+	util_set_pos_err(
 	    lc->err, lc->errlen, lc->file, lc->line, f->col,
 	    "'%s' is a built-in driver: its line sets the executable only, 'yes' is not allowed",
 	    name);
@@ -350,14 +334,14 @@ static int check_line_bytes(const struct line_ctx *lc, const char *line, size_t 
 	const char *nul;
 
 	if (len > APPS_MAX_LINE) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, APPS_MAX_LINE + 1,
-			"line longer than %d bytes", APPS_MAX_LINE);
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, APPS_MAX_LINE + 1,
+				 "line longer than %d bytes", APPS_MAX_LINE);
 		return -1;
 	}
 	nul = memchr(line, '\0', len);
 	if (nul) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, (unsigned)(nul - line) + 1,
-			"NUL byte in line");
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line,
+				 (unsigned)(nul - line) + 1, "NUL byte in line");
 		return -1;
 	}
 	return 0;
@@ -388,12 +372,12 @@ static int parse_line(struct app_table *t, const struct line_ctx *lc, const char
 		return 0;
 	n = split_fields(line, len, f);
 	if (n < 2 || n > 3) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, n > 3 ? f[3].col : 1,
-			"expected 2 or 3 TAB-separated columns (name, path[, yes]), found %s%s",
-			n > 3 ? "more than 3" : "1",
-			n == 1 && memchr(line, ' ', len)
-			    ? " (separate columns with TAB, not spaces)"
-			    : "");
+		util_set_pos_err(
+		    lc->err, lc->errlen, lc->file, lc->line, n > 3 ? f[3].col : 1,
+		    "expected 2 or 3 TAB-separated columns (name, path[, yes]), found %s%s",
+		    n > 3 ? "more than 3" : "1",
+		    n == 1 && memchr(line, ' ', len) ? " (separate columns with TAB, not spaces)"
+						     : "");
 		return -1;
 	}
 	if (check_name(lc, &f[0]) < 0 || check_path(lc, &f[1]) < 0)
@@ -405,7 +389,7 @@ static int parse_line(struct app_table *t, const struct line_ctx *lc, const char
 	if (check_unique(lc, t, &f[0]) < 0)
 		return -1;
 	if (table_add(t, f[0].s, f[0].len, f[1].s, f[1].len, yes == 1, lc->line) < 0) {
-		set_err(lc->err, lc->errlen, lc->file, lc->line, 1, "out of memory");
+		util_set_pos_err(lc->err, lc->errlen, lc->file, lc->line, 1, "out of memory");
 		return -1;
 	}
 	return 0;

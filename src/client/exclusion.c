@@ -156,24 +156,6 @@ static bool valid_monitor(enum exclusion_monitor m)
 	return (unsigned)m < EXCL_MONITOR_COUNT;
 }
 
-static void __attribute__((format(printf, 6, 7)))
-set_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col, const char *fmt,
-	...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || errlen == 0)
-		return;
-	n = snprintf(err, errlen, "%s:%u:%u: ", name, line, col);
-	if (n < 0 || (size_t)n >= errlen)
-		return;
-	va_start(ap, fmt);
-	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 static void join_actions(char *dst, size_t dstlen, const char *const *actions)
 {
 	size_t o = 0;
@@ -683,8 +665,8 @@ static int compile_field(struct pattern *p, const struct field *f, const char *w
 	if (pattern_compile(p, f->s, f->len, &errcode, &erroff) == 0)
 		return 0;
 	pcre2_get_error_message(errcode, buf, sizeof(buf));
-	set_err(err, errlen, name, line, f->col + (unsigned)erroff, "bad %s regex: %s", what,
-		(const char *)buf);
+	util_set_pos_err(err, errlen, name, line, f->col + (unsigned)erroff, "bad %s regex: %s",
+			 what, (const char *)buf);
 	return -1;
 }
 
@@ -718,7 +700,7 @@ static int add_fields(struct exclusion_set *set, enum exclusion_monitor monitor,
 	char msg[1024];
 
 	if (check_key(monitor, &f[1], msg, sizeof(msg)) < 0) {
-		set_err(err, errlen, origin, line, f[1].col, "%s", msg);
+		util_set_pos_err(err, errlen, origin, line, f[1].col, "%s", msg);
 		return -1;
 	}
 	r = rule_new(monitor, sign, origin, line, f);
@@ -735,7 +717,7 @@ static int add_fields(struct exclusion_set *set, enum exclusion_monitor monitor,
 	}
 	return 0;
 nomem:
-	set_err(err, errlen, origin, line, 1, "out of memory");
+	util_set_pos_err(err, errlen, origin, line, 1, "out of memory");
 	return -1;
 }
 
@@ -774,13 +756,14 @@ static int check_line_bytes(const char *line, size_t len, const char *name, unsi
 	const char *nul;
 
 	if (len > EXCL_MAX_LINE) {
-		set_err(err, errlen, name, lineno, EXCL_MAX_LINE + 1, "line longer than %d bytes",
-			EXCL_MAX_LINE);
+		util_set_pos_err(err, errlen, name, lineno, EXCL_MAX_LINE + 1,
+				 "line longer than %d bytes", EXCL_MAX_LINE);
 		return -1;
 	}
 	nul = memchr(line, '\0', len);
 	if (nul) {
-		set_err(err, errlen, name, lineno, (unsigned)(nul - line) + 1, "NUL byte in line");
+		util_set_pos_err(err, errlen, name, lineno, (unsigned)(nul - line) + 1,
+				 "NUL byte in line");
 		return -1;
 	}
 	return 0;
@@ -801,7 +784,7 @@ static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor,
 		return 0;
 	n = split_fields(line, len, f);
 	if (n != 4) {
-		set_err(
+		util_set_pos_err(
 		    err, errlen, name, lineno, 1, "expected 4 TAB-separated columns, found %u%s", n,
 		    n == 1 && memchr(line, ' ', len) ? " (separate columns with TAB, not spaces)"
 						     : "");
@@ -809,8 +792,8 @@ static int parse_line(struct exclusion_set *set, enum exclusion_monitor monitor,
 	}
 	if (f[0].len != 1 || (f[0].s[0] != '+' && f[0].s[0] != '-')) {
 		util_quote_sample(q, sizeof(q), f[0].s, f[0].len);
-		set_err(err, errlen, name, lineno, 1, "first column must be '+' or '-', found '%s'",
-			q);
+		util_set_pos_err(err, errlen, name, lineno, 1,
+				 "first column must be '+' or '-', found '%s'", q);
 		return -1;
 	}
 	return add_fields(set, monitor, f[0].s[0], name, lineno, f, err, errlen);
@@ -828,7 +811,7 @@ int exclusion_load_buffer(struct exclusion_set *set, enum exclusion_monitor moni
 	if (!name)
 		name = "(buffer)";
 	if (!valid_monitor(monitor)) {
-		set_err(err, errlen, name, 0, 0, "unknown monitor %d", (int)monitor);
+		util_set_pos_err(err, errlen, name, 0, 0, "unknown monitor %d", (int)monitor);
 		return -1;
 	}
 	/* A UTF-8 byte-order mark, as Windows editors write them, is not part of line 1. */
@@ -1121,7 +1104,7 @@ int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor
 	if (!origin)
 		origin = "server";
 	if (!valid_monitor(monitor) || !sign || !key || !subject || !object) {
-		set_err(err, errlen, origin, line, 1, "incomplete rule");
+		util_set_pos_err(err, errlen, origin, line, 1, "incomplete rule");
 		return -1;
 	}
 	/* Columns are those of the rule written as a TAB-separated line. */
@@ -1135,8 +1118,8 @@ int exclusion_add_rule(struct exclusion_set *set, enum exclusion_monitor monitor
 		s = '-';
 	} else {
 		util_quote_sample(q, sizeof(q), sign, f[0].len);
-		set_err(err, errlen, origin, line, 1,
-			"sign must be '+', '-', 'yes' or 'no', found '%s'", q);
+		util_set_pos_err(err, errlen, origin, line, 1,
+				 "sign must be '+', '-', 'yes' or 'no', found '%s'", q);
 		return -1;
 	}
 	return add_fields(set, monitor, s, origin, line, f, err, errlen);

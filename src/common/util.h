@@ -63,6 +63,10 @@ size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 /* Same into a malloc'ed string (NULL on allocation failure). */
 char *util_escape_dup(const char *s, size_t len);
 
+/* ERR = "NAME:LINE:COL: " + the formatted message (cut to ERRLEN); no-op if ERR is NULL. */
+void util_set_pos_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col,
+		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* Value of the hex digit C (either case), or -1. */
 int util_hex_value(unsigned char c);
 
