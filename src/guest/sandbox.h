@@ -34,7 +34,7 @@
 #define SANDBOX_HOSTNAME        "capture-guest"
 #define SANDBOX_BASE_DIR        "/run/capture/sandbox" /* tmpfs mounts live below */
 #define SANDBOX_SERVICES_ADDR   "10.201.255.1"         /* where the DNS stub sends every name */
-#define SANDBOX_MAX_PROGRAM_FDS 16                     /* extra fds a program may get (3..18) */
+#define SANDBOX_MAX_PROGRAM_FDS 64                     /* extra fds a program may get (3..66) */
 
 struct sandbox_config {
 	const char *root;              /* lower layer; NULL = "/" */

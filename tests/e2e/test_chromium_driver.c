@@ -38,6 +38,7 @@
 #define CHROMIUM   "/usr/lib/chromium/chromium"
 #define HANG_PORT  81                       /* accepts and never answers */
 #define CLOSED_URL "http://page.test:8089/" /* nothing listens: refused */
+#define MAX_URLS   6                        /* per visit in these tests */
 
 static char tmpdir[256], sites[PATH_MAX], services[64], corpusd[PATH_MAX];
 static pid_t web_pid, hang_pid;
@@ -56,7 +57,7 @@ struct url_out {
 
 struct run {
 	bool done;
-	struct url_out urls[4];
+	struct url_out urls[MAX_URLS];
 	size_t n;
 	uint32_t major;
 	bool malicious;
@@ -104,7 +105,7 @@ static void on_done(struct group_visit *gv, const struct group_visit_result *res
 
 	(void)gv;
 	r->n = res->n_urls;
-	for (size_t i = 0; i < res->n_urls && i < 4; i++)
+	for (size_t i = 0; i < res->n_urls && i < MAX_URLS; i++)
 		copy_url(&r->urls[i], &res->urls[i]);
 	r->major = res->major;
 	r->malicious = res->malicious;
@@ -117,7 +118,7 @@ static bool host_mode; /* no sandbox: a cgroup on this system */
 static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layout,
 		      unsigned visit_s, unsigned page_timeout_s, struct run *r)
 {
-	struct proto_item items[4];
+	struct proto_item items[MAX_URLS];
 	struct proto_visit v = {.identifier = "cdp-e2e",
 				.program = "chromium",
 				.visit_time_s = visit_s,
@@ -203,6 +204,38 @@ static void test_network_errors_bulk(void **state)
 	assert_int_equal(r.urls[1].major, PROTO_ERR_NETWORK_ERROR);
 	assert_int_equal(r.urls[1].minor, 105); /* net::ERR_NAME_NOT_RESOLVED */
 	assert_int_equal(r.major, PROTO_ERR_NETWORK_ERROR);
+}
+
+/*
+ * "bulk" past the old limit of three browsers (sh redirected fds 0..9
+ * only): five browsers, each on its own pipe pair (fds 3..12 of the
+ * launcher), each URL with its own result.  The unresolvable one must not
+ * make the visit malicious: the error page's DNS probe (UDP to 8.8.8.8)
+ * is off through the profile's Preferences.
+ */
+static void test_bulk_five(void **state)
+{
+	const char *urls[] = {"http://page.test/", "http://page.test/missing",
+			      "http://redir.test/old", "http://clients2.google.com/",
+			      "http://page.test/?five"};
+	struct run r;
+	uint64_t ms;
+
+	(void)state;
+	ms = visit(urls, 5, DRIVER_LAYOUT_PROCESSES, 1, 30, &r);
+	print_message("bulk group of 5: %llu ms, events:\n%s", (unsigned long long)ms, r.events);
+	assert_int_equal(r.n, 5);
+	assert_int_equal(r.urls[0].major, 0);
+	assert_int_equal(r.urls[0].status, 200);
+	assert_string_equal(r.urls[0].final_url, "http://page.test/");
+	assert_int_equal(r.urls[1].status, 404);
+	assert_string_equal(r.urls[2].hops, "http://redir.test/old 301;http://redir.test/hop 302;");
+	assert_string_equal(r.urls[2].final_url, "http://page.test/");
+	assert_int_equal(r.urls[3].major, PROTO_ERR_NETWORK_ERROR);
+	assert_int_equal(r.urls[3].minor, 105);
+	assert_int_equal(r.urls[4].major, 0);
+	assert_string_equal(r.urls[4].final_url, "http://page.test/?five");
+	assert_false(r.malicious);
 }
 
 /* A server that accepts and never answers: no load event within 3 s. */
@@ -397,6 +430,7 @@ int main(void)
 	    cmocka_unit_test(test_group_tabs),
 	    cmocka_unit_test(test_redirects),
 	    cmocka_unit_test(test_network_errors_bulk),
+	    cmocka_unit_test(test_bulk_five),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_download),
 	    cmocka_unit_test(test_host_mode),

@@ -30,7 +30,7 @@
 
 #define TICK_MS       200
 #define MAX_DOWNLOADS 64 /* per browser, tracked by guid */
-#define SH_PATH       "/bin/sh"
+#define BASH_PATH     "/bin/bash"
 
 /* No look-ups of Google service names (background and Safe Browsing traffic). */
 static const char host_rules[] =
@@ -59,19 +59,33 @@ static const char *const flags[] = {
 };
 
 /*
- * "bulk": up to three browsers, each given its pipe pair as fds 3 and 4
- * and none of the others' (dash redirects only fds 0..9).  Arguments:
- * count, the profiles, then the browser's argv.  The shell closes its own
- * copies before waiting so that a browser's exit is EOF on its pipe.
+ * The guest program is this launcher (bash: dash redirects only fds 0..9):
+ * for each browser i ("dac": one; "bulk": one per URL) it writes the
+ * profile's Preferences (PREFS) and starts the browser as its child with
+ * its pipe pair (passed as fds 3+2i, 4+2i) as fds 3 and 4 and none of the
+ * others' pipes.  The shell's own writes are plumbing; the browsers are
+ * watched.  It closes its copies before waiting, so that a browser's exit
+ * is EOF on its pipe.  Arguments: count, the Preferences text, the
+ * profiles, then the browser's argv.
  */
-#define BULK_SCRIPT                                                                                \
-	"k=$1; shift; p1=$1; p2=${2-}; p3=${3-}; shift $k; "                                       \
-	"\"$@\" --user-data-dir=\"$p1\" about:blank 5<&- 6>&- 7<&- 8>&- & "                        \
-	"if [ $k -ge 2 ]; then \"$@\" --user-data-dir=\"$p2\" about:blank 3<&5 4>&6 5<&- 6>&- "    \
-	"7<&- 8>&- & fi; "                                                                         \
-	"if [ $k -ge 3 ]; then \"$@\" --user-data-dir=\"$p3\" about:blank 3<&7 4>&8 5<&- 6>&- "    \
-	"7<&- 8>&- & fi; "                                                                         \
-	"exec 3<&- 4>&- 5<&- 6>&- 7<&- 8>&-; wait"
+#define LAUNCH_SCRIPT                                                                              \
+	"k=$1; prefs=$2; shift 2; prof=(\"${@:1:k}\"); shift \"$k\"; last=$((2 + 2 * k)); "        \
+	"for ((i = 0; i < k; i++)); do /bin/mkdir -p -m 700 -- \"${prof[i]}/Default\" && "         \
+	"printf '%s\\n' \"$prefs\" > \"${prof[i]}/Default/Preferences\" || exit 1; "               \
+	"( exec 3<&\"$((3 + 2 * i))\" 4>&\"$((4 + 2 * i))\" || exit 126; "                         \
+	"for ((c = 5; c <= last; c++)); do exec {c}>&-; done; "                                    \
+	"exec \"$@\" --user-data-dir=\"${prof[i]}\" about:blank ) & done; "                        \
+	"for ((c = 3; c <= last; c++)); do exec {c}>&-; done; wait"
+
+/*
+ * Profile preferences no flag reaches: alternate_error_pages off stops
+ * the DNS probe of the error page, which on ERR_NAME_NOT_RESOLVED asks
+ * 8.8.8.8 and 8.8.4.4 (a udp-connection of the browser on every dead
+ * domain, i.e. a false alarm).
+ */
+static const char prefs[] = "{\"alternate_error_pages\":{\"enabled\":false}}";
+
+_Static_assert(2 * DRIVER_PROCESSES_MAX_URLS <= DRIVER_MAX_FDS, "a pipe pair per bulk browser");
 
 enum tab_state {
 	TAB_NEW = 0,
@@ -740,38 +754,30 @@ static void add_arg(struct argv_builder *a, const char *s)
 		a->failed = true;
 }
 
-/* ARGV: the browser itself ("dac", or one URL), or BULK_SCRIPT around it. */
+/* ARGV: LAUNCH_SCRIPT, its arguments, then the browser's argv. */
 static int build_argv(struct chromium *cr)
 {
 	struct driver_visit *v = &cr->base.visit;
-	bool bulk = cr->n_browsers > 1;
-	struct argv_builder a = {.max = ARRAY_SIZE(flags) + 16};
-	char profile[64], arg[96];
+	struct argv_builder a = {.max = ARRAY_SIZE(flags) + DRIVER_PROCESSES_MAX_URLS + 12};
+	char profile[64], arg[32];
 
 	a.argv = calloc(a.max, sizeof(*a.argv));
 	cr->base.launch.argv = a.argv; /* freed with the driver, also when incomplete */
-	if (bulk) {
-		snprintf(arg, sizeof(arg), "%zu", cr->n_browsers);
-		add_arg(&a, SH_PATH);
-		add_arg(&a, "-c");
-		add_arg(&a, BULK_SCRIPT);
-		add_arg(&a, "sh");
-		add_arg(&a, arg);
-		for (size_t i = 0; i < cr->n_browsers; i++) {
-			profile_of(v, i, profile);
-			add_arg(&a, profile);
-		}
+	snprintf(arg, sizeof(arg), "%zu", cr->n_browsers);
+	add_arg(&a, BASH_PATH);
+	add_arg(&a, "-c");
+	add_arg(&a, LAUNCH_SCRIPT);
+	add_arg(&a, "bash");
+	add_arg(&a, arg);
+	add_arg(&a, prefs);
+	for (size_t i = 0; i < cr->n_browsers; i++) {
+		profile_of(v, i, profile);
+		add_arg(&a, profile);
 	}
 	add_arg(&a, cr->base.launch.exe);
 	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
 		add_arg(&a, flags[i]);
 	add_arg(&a, "--remote-debugging-pipe");
-	if (!bulk) {
-		profile_of(v, 0, profile);
-		snprintf(arg, sizeof(arg), "--user-data-dir=%s", profile);
-		add_arg(&a, arg);
-		add_arg(&a, "about:blank");
-	}
 	return a.failed ? -1 : 0;
 }
 
@@ -805,7 +811,7 @@ static int cr_prepare(struct driver *d, char *err, size_t errlen)
 		cr->tabs[i].url = i;
 		cr->tabs[i].b = &cr->browsers[cr->n_browsers > 1 ? i : 0];
 	}
-	d->launch.launcher = cr->n_browsers > 1;
+	d->launch.launcher = true; /* the shell that writes the profiles */
 	if (build_argv(cr) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -42,10 +42,10 @@
 
 #include "client/apps.h"
 
-#define DRIVER_MAX_FDS              8  /* guest ends passed to the guest program (fd 3..10) */
+#define DRIVER_MAX_FDS              40 /* guest ends passed to the guest program (fd 3..42) */
 #define DRIVER_PAGE_TIMEOUT_DEFAULT 60 /* s from navigation to load event, then TIMEOUT_ERROR */
 #define DRIVER_MAX_REDIRECTS        20 /* hops kept per URL; more are counted, not kept */
-#define DRIVER_PROCESSES_MAX_URLS   3  /* "bulk" in one guest: sh gives fds 3..9 only */
+#define DRIVER_PROCESSES_MAX_URLS   20 /* "bulk" in one guest: group_size's default */
 
 enum driver_layout {
 	DRIVER_LAYOUT_TABS = 0,  /* "dac": every URL in a tab of one browser */
