@@ -37,6 +37,9 @@ bool classify_is_reported(struct exclusion_set *set, const struct capture_event 
 
 	if (!set)
 		return true;
+	/* a dropped program is always a change: no '+' rule may hide one */
+	if (ev->type == EVENT_FILE && (ev->flags & EVENT_F_EXECUTABLE))
+		return true;
 	if (ev->type == EVENT_PROCESS)
 		return !exclusion_is_excluded(set, m, path_basename(ev->object2),
 					      path_basename(ev->process), ev->object2);

@@ -4,7 +4,8 @@
  * An event is looked up in the exclusion list of its monitor: the key is the
  * action, or for process events the new process's module name with the
  * parent's module name as subject (the original's rule).  A Rename changes
- * two places, so it is excluded only if both paths are.  The verdict is
+ * two places, so it is excluded only if both paths are.  A file event that
+ * made an executable file (EVENT_F_EXECUTABLE) is never excluded.  The verdict is
  * malicious if anything was reported, otherwise inconclusive if any record
  * was lost, otherwise benign: a run with loss is never called benign.
  */

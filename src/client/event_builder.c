@@ -235,6 +235,18 @@ static void attribute_detail(const struct sensor_record *r, char *out, size_t le
 	}
 }
 
+/*
+ * An executable file created or written (the kernel saw its mode), or a
+ * chmod that sets an execute bit on something not known as a directory (a
+ * chmod by path cannot tell; such a directory is reported too).
+ */
+static bool makes_executable(const struct sensor_event_hdr *h)
+{
+	if (h->op == SENSOR_OP_CREATE || h->op == SENSOR_OP_WRITE)
+		return (h->flags & SENSOR_F_EXEC) != 0;
+	return h->op == SENSOR_OP_CHMOD && (h->arg0 & 0111) && !(h->flags & SENSOR_F_DIR);
+}
+
 static int build_file(struct event_builder *b, const struct sensor_record *r,
 		      struct capture_event *ev)
 {
@@ -243,6 +255,8 @@ static int build_file(struct event_builder *b, const struct sensor_record *r,
 
 	ev->type = EVENT_FILE;
 	ev->action = file_action(h->op);
+	if (makes_executable(h))
+		ev->flags |= EVENT_F_EXECUTABLE;
 	ev->object1 = b->obj1;
 	switch (h->op) {
 	case SENSOR_OP_RENAME: /* object1 = from, object2 = to */

@@ -203,6 +203,8 @@ const char *learn_always_reported(const struct learn *l, const struct capture_ev
 		return guard_name(l, ev->object2); /* a program run from such a place */
 	if (ev->type != EVENT_FILE || !plants(ev->action))
 		return NULL;
+	if (ev->flags & EVENT_F_EXECUTABLE)
+		return MADE_EXECUTABLE; /* classify_is_reported() never lets a rule hide it */
 	name = guard_name(l, ev->object1);
 	if (!name && strcmp(ev->action, "Rename") == 0)
 		name = guard_name(l, ev->object2);

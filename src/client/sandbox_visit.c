@@ -231,6 +231,22 @@ static const char *fan_action_name(enum fanwatch_action a)
 	}
 }
 
+/*
+ * Whether guest PATH is now an executable regular file in the upper layer
+ * (fanotify gives no mode; the layer is still there when this runs).
+ */
+static bool upper_executable(const struct sandbox_visit *v, const char *path)
+{
+	char host[PATH_MAX + 64];
+	struct stat st;
+
+	if (!path || path[0] != '/' ||
+	    snprintf(host, sizeof(host), "%s/upper%s", sandbox_tmpfs_dir(v->sb), path) >=
+		(int)sizeof(host))
+		return false;
+	return lstat(host, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
 /* Reports the changes only fanotify saw, once per (action, path). */
 static uint64_t report_fan_only(struct sandbox_visit *v, struct proc_table *procs,
 				sandbox_visit_emit_fn emit, void *ctx)
@@ -261,6 +277,9 @@ static uint64_t report_fan_only(struct sandbox_visit *v, struct proc_table *proc
 		if (c->path2)
 			ev.object2 = c->path2;
 		ev.detail = "seen by fanotify only";
+		if (c->action != FANWATCH_DELETE && c->action != FANWATCH_RMDIR &&
+		    upper_executable(v, c->path2 ? c->path2 : c->path))
+			ev.flags |= EVENT_F_EXECUTABLE;
 		ev.wall_ns = util_now_real_ns();
 		ev.ts_ns = util_now_boot_ns();
 		emit(&ev, ctx);

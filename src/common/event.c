@@ -140,6 +140,8 @@ static json_t *event_to_json(const struct capture_event *ev)
 	}
 	if (ev->flags & EVENT_F_TRUNCATED)
 		rc |= json_object_set_new(o, "truncated", json_true());
+	if (ev->flags & EVENT_F_EXECUTABLE)
+		rc |= json_object_set_new(o, "executable", json_true());
 	if (rc) {
 		json_decref(o);
 		return NULL;

@@ -20,7 +20,8 @@ enum event_type {
 	EVENT_TYPE_COUNT
 };
 
-#define EVENT_F_TRUNCATED 0x1 /* a path was too long and lost its beginning */
+#define EVENT_F_TRUNCATED  0x1 /* a path was too long and lost its beginning */
+#define EVENT_F_EXECUTABLE 0x2 /* file: an executable file was created, written or chmod +x */
 
 struct capture_event {
 	enum event_type type;

@@ -369,6 +369,14 @@ static __always_inline __u32 file_mode_type(struct file *f)
 	return BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
 }
 
+/* SENSOR_F_EXEC for a regular file with any execute bit (a dropped program). */
+static __always_inline __u32 exec_flag(struct file *f)
+{
+	__u32 mode = BPF_CORE_READ(f, f_inode, i_mode);
+
+	return (mode & S_IFMT) == S_IFREG && (mode & 0111) ? SENSOR_F_EXEC : 0;
+}
+
 /*
  * Appends "directory of DFD (or cwd)" and NAME as strings I and I+1, so user
  * space can join them (SENSOR_F_JOIN).  An absolute NAME needs no directory.
@@ -430,6 +438,8 @@ static __noinline int on_open(int fd, __u64 flags)
 	s->hdr.arg1 = fmode;
 	if (file_mode_type(f) == S_IFDIR)
 		s->hdr.flags |= SENSOR_F_DIR;
+	if (op != SENSOR_OP_OPEN)
+		s->hdr.flags |= exec_flag(f);
 	ev_submit(s, put_path(s, 0, 0, file_path(f)));
 	return 0;
 }
@@ -455,6 +465,8 @@ static __noinline int on_rw(int fd, __u32 op)
 	s = ev_begin(op);
 	if (!s)
 		return 0;
+	if (op == SENSOR_OP_WRITE)
+		s->hdr.flags |= exec_flag(f);
 	ev_submit(s, put_path(s, 0, 0, file_path(f)));
 	return 0;
 }
@@ -479,6 +491,7 @@ static __noinline int on_at(__u32 op, int dfd, const char *name, __u64 arg0, __u
 /* An op on an open file descriptor (fchmod, ftruncate, ...). */
 static __noinline int on_fd(__u32 op, int fd, __u64 arg0, __u64 arg1)
 {
+	struct file *f;
 	struct scratch *s;
 
 	if (!op_enabled(op))
@@ -486,9 +499,14 @@ static __noinline int on_fd(__u32 op, int fd, __u64 arg0, __u64 arg1)
 	s = ev_begin(op);
 	if (!s)
 		return 0;
+	f = fd_file(fd);
 	s->hdr.arg0 = arg0;
 	s->hdr.arg1 = arg1;
-	ev_submit(s, put_path(s, 0, 0, file_path(fd_file(fd))));
+	if (f && file_mode_type(f) == S_IFDIR)
+		s->hdr.flags |= SENSOR_F_DIR;
+	if (f && op == SENSOR_OP_WRITE)
+		s->hdr.flags |= exec_flag(f);
+	ev_submit(s, put_path(s, 0, 0, file_path(f)));
 	return 0;
 }
 

@@ -73,6 +73,7 @@ enum sensor_op {
 #define SENSOR_F_TRUNC  0x4  /* a string was cut to fit (path deeper than SENSOR_STR_MAX) */
 #define SENSOR_F_DIR    0x8  /* the object is a directory */
 #define SENSOR_F_SCRIPT 0x10 /* exec of a script: s0 is its interpreter, s2 the script */
+#define SENSOR_F_EXEC   0x20 /* create/write: the file is a regular file with an execute bit */
 
 struct sensor_net {
 	__u8 addr[16];  /* IPv4 in the first 4 bytes, or IPv6 */

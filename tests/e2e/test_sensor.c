@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -397,6 +398,59 @@ static void test_bad_exclusion_list_is_an_error(void **state)
 	free(text);
 }
 
+/* Marked executable by the kernel's view of the file: no '+' rule hides it. */
+static bool executable(json_t *events, const char *action, const char *object1)
+{
+	json_t *e = e2e_find(events, "file", action, object1);
+
+	return e && json_is_true(json_object_get(e, "executable"));
+}
+
+/*
+ * Files made executable are reported although the list excludes every
+ * change in the directory: a program copied in (created 0755), an append
+ * to it, a chmod +x; a plain file and a chmod without x stay excluded.
+ */
+static void test_executable_files_always_reported(void **state)
+{
+	char lists[PATH_MAX], dir[PATH_MAX], rules[3 * PATH_MAX], script[4 * PATH_MAX];
+	char log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX], prog[PATH_MAX], data[PATH_MAX];
+	json_t *ev;
+	int status;
+
+	(void)state;
+	path_in(lists, sizeof(lists), "exec-lists");
+	path_in(dir, sizeof(dir), "exec-drop");
+	path_in(log, sizeof(log), "exec.jsonl");
+	path_in(out, sizeof(out), "exec.out");
+	path_in(errf, sizeof(errf), "exec.err");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(prog, sizeof(prog), "%s/prog", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(rules, sizeof(rules),
+		 "+\tCreate\t.*\t%s/.*\n+\tWrite\t.*\t%s/.*\n+\tAttribute\t.*\t%s/.*\n", dir, dir,
+		 dir);
+	assert_int_equal(e2e_write(lists, "file.exl", rules), 0);
+	snprintf(script, sizeof(script),
+		 "umask 022; /bin/cp /bin/true %s; echo x >> %s; : > %s; /bin/chmod 0600 %s; "
+		 "/bin/chmod 0700 %s",
+		 prog, prog, data, data, data);
+	char *argv[] = {client, "--json",  "-x", lists,  "-l", log,
+			"--",   "/bin/sh", "-c", script, NULL};
+
+	status = e2e_run(argv, out, errf);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	ev = e2e_load_jsonl(log);
+	assert_non_null(ev);
+	assert_true(executable(ev, "Create", prog));
+	assert_true(executable(ev, "Write", prog)); /* the append by the shell */
+	assert_true(executable(ev, "Attribute", data));
+	assert_int_equal(e2e_count(ev, "file", "Attribute", data), 1); /* 0600 stays excluded */
+	assert_int_equal(e2e_count(ev, "file", "Create", data), 0);    /* a plain new file */
+	json_decref(ev);
+}
+
 static void test_csv_lines_survive_hostile_names(void **state)
 {
 	char out[PATH_MAX], errf[PATH_MAX], evil[PATH_MAX];
@@ -565,6 +619,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout_kills_daemonized_tree),
 	    cmocka_unit_test(test_program_not_found_is_an_error),
 	    cmocka_unit_test(test_bad_exclusion_list_is_an_error),
+	    cmocka_unit_test(test_executable_files_always_reported),
 	    cmocka_unit_test(test_csv_lines_survive_hostile_names),
 	    cmocka_unit_test(test_flood_tiny_ringbuf_is_inconclusive),
 	    cmocka_unit_test(test_flood_default_ringbuf_loses_nothing),

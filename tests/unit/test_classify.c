@@ -170,6 +170,34 @@ static void test_minus_rule_reports(void **state)
 	assert_true(reported(set, EVENT_FILE, "Write", "/bin/x", "/tmp/.X11-unix/X0", "-1"));
 }
 
+/* A file event that made an executable file is reported whatever the '+' rules say. */
+static void test_executable_never_excluded(void **state)
+{
+	struct exclusion_set *set = *state;
+	struct capture_event ev;
+
+	load(set, EXCL_FILE,
+	     "+\tCreate\t.*\t/tmp/.*\n+\tWrite\t.*\t/tmp/.*\n+\tAttribute\t.*\t/tmp/.*\n"
+	     "+\tRename\t.*\t/tmp/.*\n");
+	ev = event(EVENT_FILE, "Create", "/usr/bin/curl", "/tmp/x", "-1");
+	assert_false(classify_is_reported(set, &ev));
+	ev.flags = EVENT_F_EXECUTABLE;
+	assert_true(classify_is_reported(set, &ev));
+	ev = event(EVENT_FILE, "Attribute", "/usr/bin/chmod", "/tmp/x", "chmod 0644");
+	assert_false(classify_is_reported(set, &ev));
+	ev = event(EVENT_FILE, "Attribute", "/usr/bin/chmod", "/tmp/x", "chmod 0755");
+	ev.flags = EVENT_F_EXECUTABLE;
+	assert_true(classify_is_reported(set, &ev));
+	ev = event(EVENT_FILE, "Rename", "/bin/mv", "/tmp/a", "/tmp/b");
+	ev.flags = EVENT_F_EXECUTABLE;
+	assert_true(classify_is_reported(set, &ev));
+	/* the flag means nothing outside the file monitor */
+	load(set, EXCL_CONNECTION, "+\ttcp-connection\t.*\t.*\n");
+	ev = event(EVENT_CONNECTION, "tcp-connection", "/bin/x", "10.0.0.1:80", "-1");
+	ev.flags = EVENT_F_EXECUTABLE;
+	assert_false(classify_is_reported(set, &ev));
+}
+
 static void test_null_set_reports_everything(void **state)
 {
 	(void)state;
@@ -327,6 +355,7 @@ int main(void)
 	    T(test_rename_needs_both_paths_excluded),
 	    T(test_link_decided_by_object1),
 	    T(test_minus_rule_reports),
+	    T(test_executable_never_excluded),
 	    cmocka_unit_test(test_null_set_reports_everything),
 	    T(test_empty_set_reports_everything),
 	    cmocka_unit_test(test_verdict),

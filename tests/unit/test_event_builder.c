@@ -609,6 +609,41 @@ static void test_attribute_details(void **state)
 	assert_string_equal(f->ev.object2, "utimes");
 }
 
+/* EVENT_F_EXECUTABLE: the kernel's SENSOR_F_EXEC on create/write, an x bit on chmod. */
+static void test_executable_flag(void **state)
+{
+	static const struct {
+		unsigned op;
+		uint32_t flags;
+		uint64_t mode;
+		bool executable;
+	} cases[] = {
+	    {SENSOR_OP_CREATE, SENSOR_F_EXEC, 0, true},
+	    {SENSOR_OP_CREATE, 0, 0, false},
+	    {SENSOR_OP_WRITE, SENSOR_F_EXEC, 0, true},
+	    {SENSOR_OP_WRITE, 0, 0, false},
+	    {SENSOR_OP_OPEN, SENSOR_F_EXEC, 0, false}, /* reading a program plants nothing */
+	    {SENSOR_OP_CHMOD, 0, 0100755, true},
+	    {SENSOR_OP_CHMOD, 0, 0100, true},
+	    {SENSOR_OP_CHMOD, 0, 0644, false},
+	    {SENSOR_OP_CHMOD, 0, 04600, false},
+	    {SENSOR_OP_CHMOD, SENSOR_F_DIR, 0755, false}, /* fchmod of a directory */
+	    {SENSOR_OP_UTIMES, SENSOR_F_EXEC, 0755, false},
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		rec_new(f, cases[i].op, ACTOR, PARENT);
+		f->h.flags = cases[i].flags;
+		f->h.arg0 = cases[i].mode;
+		rec_str(f, 0, "/tmp/payload");
+		assert_int_equal(build(f), 1);
+		if (((f->ev.flags & EVENT_F_EXECUTABLE) != 0) != cases[i].executable)
+			fail_msg("case %zu (op %u): executable should be %d", i, cases[i].op,
+				 cases[i].executable);
+	}
+}
+
 /* ---- connections ---- */
 
 static void test_connect_tcp_ipv4(void **state)
@@ -824,6 +859,7 @@ int main(void)
 	    T(test_link_new_name_then_target),
 	    T(test_symlink_target_as_written),
 	    T(test_attribute_details),
+	    T(test_executable_flag),
 	    T(test_connect_tcp_ipv4),
 	    T(test_connect_tcp_ipv6),
 	    T(test_connect_udp),

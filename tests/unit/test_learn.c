@@ -374,6 +374,11 @@ static void test_always_reported_categories(void **state)
 	assert_null(learn_always_reported(l, &ev, true));
 	ev = event(EVENT_FILE, "Attribute", "/bin/sh", "/tmp/f", "chmod 0644");
 	assert_null(learn_always_reported(l, &ev, false));
+	/* a file the kernel saw created executable (EVENT_F_EXECUTABLE), anywhere */
+	ev = event(EVENT_FILE, "Create", "/usr/bin/curl", "/tmp/cache/x", NULL);
+	assert_null(learn_always_reported(l, &ev, false));
+	ev.flags = EVENT_F_EXECUTABLE;
+	assert_string_equal(learn_always_reported(l, &ev, false), "made executable");
 	/* a program started from a drop location */
 	ev = event(EVENT_PROCESS, "created", "/bin/sh", "9", "/home/capture/.local/bin/update");
 	assert_string_equal(learn_always_reported(l, &ev, false), "~/.local/bin");
