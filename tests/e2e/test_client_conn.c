@@ -3,12 +3,13 @@
  * (src/server/client_conn.c) against scripted fake clients.
  *
  * The test runs a libuv loop with a listener on 127.0.0.1:0 that creates a
- * client_conn per accepted connection; each fake client is a pthread with a
- * blocking socket speaking the real codec.  Covered: a full visit with
- * system events and a 20 KiB upload (callback order and content, uploaded
- * bytes), HMAC authentication (wrong and right), hostile clients (garbage,
- * an oversized line, an element in the wrong state) followed by a good
- * client on the same loop, the inactivity and stall deadlines.  No root.
+ * client_conn per accepted connection (e2e_server, e2e.h); each fake client
+ * is a pthread with a blocking socket speaking the real codec.  Covered: a
+ * full visit with system events and a 20 KiB upload (callback order and
+ * content, uploaded bytes), HMAC authentication (wrong and right), hostile
+ * clients (garbage, an oversized line, an element in the wrong state)
+ * followed by a good client on the same loop, the inactivity and stall
+ * deadlines.  No root.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/protocol.h"
+#include "e2e.h"
 #include "server/client_conn.h"
 
 #define FILE_BYTES 20480
@@ -50,18 +52,11 @@ enum script_kind {
 	S_STALL,
 };
 
-/* ---- the server side: a loop, a listener and recording callbacks ---- */
+/* ---- the server side: e2e_server (e2e.h) and recording callbacks ---- */
 
 struct world {
-	uv_loop_t loop;
-	uv_tcp_t listener;
-	uv_timer_t tick;
-	int port;
-	struct capture_config cfg;
+	struct e2e_server srv; /* loop, listener, options, upload directory, files */
 	struct proto_msg excl;
-	struct client_conn_params params;
-	struct client_conn_callbacks cb;
-	char dir[64];
 	FILE *logf;
 	char trace[4096];
 	int visits_left; /* groups still to hand out in on_ready */
@@ -71,8 +66,6 @@ struct world {
 	int closed;
 	enum client_conn_close reasons[MAX_CLOSED];
 	int closed_group[MAX_CLOSED]; /* group index, -1 = none */
-	char files[4][PATH_MAX];
-	int nfiles;
 };
 
 static void tracef(struct world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -128,8 +121,7 @@ static void on_file(struct client_conn *c, const char *path)
 {
 	struct world *w = client_conn_ctx(c);
 
-	assert_true(w->nfiles < 4);
-	snprintf(w->files[w->nfiles++], PATH_MAX, "%s", path);
+	e2e_server_file(&w->srv, path);
 	tracef(w, "file;");
 }
 
@@ -153,62 +145,28 @@ static void on_closed(struct client_conn *c, enum client_conn_close reason, void
 	w->closed++;
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct world *w = server->data;
-	struct client_conn *c;
-
-	assert_int_equal(status, 0);
-	assert_int_equal(client_conn_accept(server, &w->params, &c), 0);
-	assert_int_equal(client_conn_state(c), CLIENT_CONN_CONNECTING);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
 static int world_setup(void **state)
 {
+	static const struct client_conn_callbacks cb = {on_ready, on_visit_started, on_system_event,
+							on_file,  on_visit_done,    on_closed};
 	struct world *w = calloc(1, sizeof(*w));
-	struct sockaddr_in sa;
-	int len = sizeof(sa);
 
 	assert_non_null(w);
-	assert_int_equal(uv_loop_init(&w->loop), 0);
-	assert_int_equal(config_defaults(&w->cfg), 0);
-	w->cfg.send_exclusion_lists = true;
-	w->cfg.collect_modified_files = true;
+	e2e_server_open(&w->srv, &cb, w, "/tmp/test_client_conn.XXXXXX");
+	w->srv.cfg.send_exclusion_lists = true;
+	w->srv.cfg.collect_modified_files = true;
 	proto_msg_init(&w->excl, PROTO_MSG_FILE_EXCLUSION);
 	w->excl.u.exclusion.excluded = true;
 	w->excl.u.exclusion.action = "Write";
 	w->excl.u.exclusion.subject = ".*";
 	w->excl.u.exclusion.object = "/tmp/.*";
-	w->cb = (struct client_conn_callbacks){on_ready, on_visit_started, on_system_event,
-					       on_file,  on_visit_done,    on_closed};
-	snprintf(w->dir, sizeof(w->dir), "/tmp/test_client_conn.XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
-	w->params = (struct client_conn_params){.cfg = &w->cfg,
-						.upload_dir = w->dir,
-						.exclusions = &w->excl,
-						.nexclusions = 1,
-						.cb = &w->cb,
-						.ctx = w};
+	w->srv.params.exclusions = &w->excl;
+	w->srv.params.nexclusions = 1;
 	w->urls[0].url = "http://a.example/";
 	w->urls[1].url = "http://b.example/?q=1&r=2";
 	w->logf = tmpfile();
 	assert_non_null(w->logf);
 	log_init("test_client_conn", LOG_LEVEL_WARN, w->logf);
-
-	assert_int_equal(uv_tcp_init(&w->loop, &w->listener), 0);
-	w->listener.data = w;
-	uv_ip4_addr("127.0.0.1", 0, &sa);
-	assert_int_equal(uv_tcp_bind(&w->listener, (struct sockaddr *)&sa, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&w->listener, 16, on_connection), 0);
-	assert_int_equal(uv_tcp_getsockname(&w->listener, (struct sockaddr *)&sa, &len), 0);
-	w->port = ntohs(sa.sin_port);
-	uv_timer_init(&w->loop, &w->tick);
-	uv_timer_start(&w->tick, on_tick, 10, 10);
 	*state = w;
 	return 0;
 }
@@ -217,16 +175,12 @@ static int world_teardown(void **state)
 {
 	struct world *w = *state;
 
-	uv_close((uv_handle_t *)&w->listener, NULL);
-	uv_close((uv_handle_t *)&w->tick, NULL);
-	uv_run(&w->loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&w->loop), 0);
-	for (int i = 0; i < w->nfiles; i++)
-		unlink(w->files[i]);
-	assert_int_equal(rmdir(w->dir), 0); /* nothing else was left behind */
+	e2e_server_close(&w->srv);
+	for (int i = 0; i < w->srv.nfiles; i++)
+		unlink(w->srv.files[i]);
+	assert_int_equal(rmdir(w->srv.updir), 0); /* nothing else was left behind */
 	log_init("test_client_conn", LOG_LEVEL_WARN, NULL);
 	fclose(w->logf);
-	config_free(&w->cfg);
 	free(w);
 	return 0;
 }
@@ -575,7 +529,7 @@ static struct script *script_start(struct world *w, enum script_kind kind, const
 
 	assert_non_null(s);
 	s->kind = kind;
-	s->port = w->port;
+	s->port = w->srv.port;
 	s->key = key;
 	for (size_t i = 0; i < FILE_BYTES; i++)
 		s->file[i] = (unsigned char)(i * 7 + i / 251);
@@ -586,10 +540,10 @@ static struct script *script_start(struct world *w, enum script_kind kind, const
 /* Runs the loop until S is done and CLOSED connections have closed (10 s at most). */
 static void run_until(struct world *w, struct script *s, int closed)
 {
-	uint64_t end = uv_now(&w->loop) + 10000;
+	uint64_t end = uv_now(&w->srv.loop) + 10000;
 
-	while ((!atomic_load(&s->done) || w->closed < closed) && uv_now(&w->loop) < end)
-		uv_run(&w->loop, UV_RUN_ONCE);
+	while ((!atomic_load(&s->done) || w->closed < closed) && uv_now(&w->srv.loop) < end)
+		uv_run(&w->srv.loop, UV_RUN_ONCE);
 	pthread_join(s->thread, NULL);
 	if (s->err[0])
 		fail_msg("fake client (kind %d): %s; trace %s", s->kind, s->err, w->trace);
@@ -599,7 +553,7 @@ static void run_until(struct world *w, struct script *s, int closed)
 static void check_upload(struct world *w, struct script *s, int i)
 {
 	unsigned char got[FILE_BYTES + 1];
-	FILE *fp = fopen(w->files[i], "rb");
+	FILE *fp = fopen(w->srv.files[i], "rb");
 	size_t n;
 
 	assert_non_null(fp);
@@ -607,8 +561,8 @@ static void check_upload(struct world *w, struct script *s, int i)
 	fclose(fp);
 	assert_int_equal(n, FILE_BYTES);
 	assert_memory_equal(got, s->file, FILE_BYTES);
-	assert_non_null(strstr(w->files[i], ".zip"));
-	assert_int_equal(strncmp(w->files[i], w->dir, strlen(w->dir)), 0);
+	assert_non_null(strstr(w->srv.files[i], ".zip"));
+	assert_int_equal(strncmp(w->srv.files[i], w->srv.updir, strlen(w->srv.updir)), 0);
 }
 
 #define GOOD_TRACE(g)                                                                              \
@@ -626,7 +580,7 @@ static void test_good_client(void **state)
 	s = script_start(w, S_GOOD, NULL);
 	run_until(w, s, 1);
 	assert_string_equal(w->trace, GOOD_TRACE(0));
-	assert_int_equal(w->nfiles, 1);
+	assert_int_equal(w->srv.nfiles, 1);
 	check_upload(w, s, 0);
 	free(s);
 }
@@ -636,8 +590,8 @@ static void test_auth(void **state)
 	struct world *w = *state;
 	struct script *s;
 
-	w->params.auth_key = KEY;
-	w->params.auth_key_len = strlen(KEY);
+	w->srv.params.auth_key = KEY;
+	w->srv.params.auth_key_len = strlen(KEY);
 	s = script_start(w, S_BAD_AUTH, KEY);
 	run_until(w, s, 1);
 	free(s);
@@ -691,7 +645,7 @@ static void test_deadlines(void **state)
 	struct world *w = *state;
 	struct script *s;
 
-	w->params.inactivity_ms = 200;
+	w->srv.params.inactivity_ms = 200;
 	s = script_start(w, S_SILENT, NULL);
 	run_until(w, s, 1);
 	free(s);
@@ -700,8 +654,8 @@ static void test_deadlines(void **state)
 			 PROTO_ERR_CAPTURE_CLIENT_INACTIVITY);
 
 	/* pongs every 50 ms keep it alive well past 200 ms; the visit stalls at 600 ms */
-	w->params.ping_ms = 50;
-	w->params.stalled_ms = 600;
+	w->srv.params.ping_ms = 50;
+	w->srv.params.stalled_ms = 600;
 	w->visits_left = 1;
 	w->trace[0] = '\0';
 	s = script_start(w, S_STALL, NULL);

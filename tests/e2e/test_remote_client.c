@@ -1,7 +1,8 @@
 /*
  * test_remote_client.c - end to end: the real capture-client in networked
  * mode (-s) against a server built in this process from
- * src/server/client_conn.c (a libuv listener on 127.0.0.1:<ephemeral>).
+ * src/server/client_conn.c (e2e_server of e2e.h: a libuv listener on
+ * 127.0.0.1:<ephemeral>).
  *
  * Covered: the handshake with and without a key (a wrong or missing key is
  * dropped, and --connect-retries ends the client with status 3; a key file
@@ -54,17 +55,10 @@ static char services[64];
 static struct net_services *svc;
 static pid_t web = -1;
 
-/* ---- the server side ---- */
+/* ---- the server side: e2e_server (e2e.h) and recording callbacks ---- */
 
 struct world {
-	uv_loop_t loop;
-	uv_tcp_t listener;
-	uv_timer_t tick;
-	int port;
-	struct capture_config cfg;
-	struct client_conn_params params;
-	struct client_conn_callbacks cb;
-	char updir[PATH_MAX];
+	struct e2e_server srv; /* loop, listener, options, upload directory, files */
 	/* the group handed out on the next on_ready */
 	bool pending;
 	const char *program;
@@ -77,8 +71,6 @@ struct world {
 	int ready, started, done, closed, reconnects;
 	enum client_conn_close last_close;
 	char events[MAX_EVENTS];
-	char files[4][PATH_MAX];
-	int nfiles;
 	enum proto_visit_type end_type;
 	bool malicious;
 	uint32_t error_code;
@@ -127,8 +119,7 @@ static void on_file(struct client_conn *c, const char *path)
 {
 	struct world *w = client_conn_ctx(c);
 
-	assert_true(w->nfiles < 4);
-	snprintf(w->files[w->nfiles++], PATH_MAX, "%s", path);
+	e2e_server_file(&w->srv, path);
 }
 
 static void on_done(struct client_conn *c, const struct proto_msg *m, void *group)
@@ -158,48 +149,20 @@ static void on_closed(struct client_conn *c, enum client_conn_close reason, void
 	w->last_close = reason;
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct world *w = server->data;
-	struct client_conn *c;
-
-	assert_int_equal(status, 0);
-	assert_int_equal(client_conn_accept(server, &w->params, &c), 0);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
 static int world_setup(void **state)
 {
+	static const struct client_conn_callbacks cb = {on_ready, on_started, on_event,
+							on_file,  on_done,    on_closed};
 	struct world *w = calloc(1, sizeof(*w));
-	struct sockaddr_in sa;
-	int len = sizeof(sa);
+	char updir[PATH_MAX];
 
 	assert_non_null(w);
-	assert_int_equal(uv_loop_init(&w->loop), 0);
-	assert_int_equal(config_defaults(&w->cfg), 0);
-	w->cb = (struct client_conn_callbacks){on_ready, on_started, on_event,
-					       on_file,  on_done,    on_closed};
-	snprintf(w->updir, sizeof(w->updir), "%s/uploads.XXXXXX", tmpdir);
-	assert_non_null(mkdtemp(w->updir));
-	w->params = (struct client_conn_params){
-	    .cfg = &w->cfg, .upload_dir = w->updir, .cb = &w->cb, .ctx = w};
+	snprintf(updir, sizeof(updir), "%s/uploads.XXXXXX", tmpdir);
+	e2e_server_open(&w->srv, &cb, w, updir);
 	w->program = "curl";
 	w->visit_time = 5;
 	w->nurls = 1;
 	w->cpid = -1;
-	assert_int_equal(uv_tcp_init(&w->loop, &w->listener), 0);
-	w->listener.data = w;
-	uv_ip4_addr("127.0.0.1", 0, &sa);
-	assert_int_equal(uv_tcp_bind(&w->listener, (struct sockaddr *)&sa, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&w->listener, 16, on_connection), 0);
-	assert_int_equal(uv_tcp_getsockname(&w->listener, (struct sockaddr *)&sa, &len), 0);
-	w->port = ntohs(sa.sin_port);
-	uv_timer_init(&w->loop, &w->tick);
-	uv_timer_start(&w->tick, on_tick, 10, 10);
 	*state = w;
 	return 0;
 }
@@ -225,22 +188,20 @@ static int world_teardown(void **state)
 	}
 	if (w->conn)
 		client_conn_close(w->conn);
-	uv_run(&w->loop, UV_RUN_NOWAIT);
-	uv_walk(&w->loop, close_conn, NULL);
-	uv_run(&w->loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&w->loop), 0);
-	d = opendir(w->updir);
+	uv_run(&w->srv.loop, UV_RUN_NOWAIT);
+	uv_walk(&w->srv.loop, close_conn, NULL);
+	e2e_server_close(&w->srv);
+	d = opendir(w->srv.updir);
 	while (d && (e = readdir(d))) {
 		char p[PATH_MAX * 2];
 
-		snprintf(p, sizeof(p), "%s/%s", w->updir, e->d_name);
+		snprintf(p, sizeof(p), "%s/%s", w->srv.updir, e->d_name);
 		if (e->d_name[0] != '.')
 			unlink(p);
 	}
 	if (d)
 		closedir(d);
-	rmdir(w->updir);
-	config_free(&w->cfg);
+	rmdir(w->srv.updir);
 	free(w);
 	return 0;
 }
@@ -248,10 +209,10 @@ static int world_teardown(void **state)
 /* Runs the server's loop until *FLAG >= WANT or MS milliseconds pass. */
 static bool run_until(struct world *w, const int *flag, int want, uint64_t ms)
 {
-	uint64_t end = uv_now(&w->loop) + ms;
+	uint64_t end = uv_now(&w->srv.loop) + ms;
 
-	while (*flag < want && uv_now(&w->loop) < end)
-		uv_run(&w->loop, UV_RUN_ONCE);
+	while (*flag < want && uv_now(&w->srv.loop) < end)
+		uv_run(&w->srv.loop, UV_RUN_ONCE);
 	return *flag >= want;
 }
 
@@ -273,7 +234,7 @@ static void client_start(struct world *w, const char *name, const char *const *e
 	const char *argv[40] = {client, "-s", server, "-a", "local", "-b", "guest-1", "-v"};
 	size_t n = 8;
 
-	snprintf(server, sizeof(server), "127.0.0.1:%d", w->port);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", w->srv.port);
 	snprintf(w->cerr, sizeof(w->cerr), "%s/%s.err", tmpdir, name);
 	snprintf(out, sizeof(out), "%s/%s.out", tmpdir, name);
 	for (size_t i = 0; extra && extra[i]; i++)
@@ -286,15 +247,15 @@ static void client_start(struct world *w, const char *name, const char *const *e
 /* Waits for the client to exit while the server's loop runs; its exit code, -1 if it did not. */
 static int client_wait(struct world *w, uint64_t ms)
 {
-	uint64_t end = uv_now(&w->loop) + ms;
+	uint64_t end = uv_now(&w->srv.loop) + ms;
 	int status;
 
-	while (uv_now(&w->loop) < end) {
+	while (uv_now(&w->srv.loop) < end) {
 		if (waitpid(w->cpid, &status, WNOHANG) == w->cpid) {
 			w->cpid = -1;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
-		uv_run(&w->loop, UV_RUN_ONCE);
+		uv_run(&w->srv.loop, UV_RUN_ONCE);
 	}
 	return -1;
 }
@@ -369,36 +330,14 @@ static const char *const *sandboxed(void)
 /* Serves BODY for every request on WEB_PORT of the services namespace. */
 static pid_t serve(const char *body)
 {
-	pid_t pid = fork();
+	char resp[1024];
+	pid_t pid;
 
-	if (pid == 0) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(WEB_PORT)};
-		char head[256];
-		int s, one = 1;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (setns(net_services_fd(svc), CLONE_NEWNET) < 0)
-			_exit(1);
-		s = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0)
-			_exit(1);
-		snprintf(
-		    head, sizeof(head),
-		    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-		    strlen(body));
-		for (;;) {
-			char req[4096];
-			int c = accept(s, NULL, NULL);
-
-			if (c < 0)
-				continue;
-			(void)!read(c, req, sizeof(req));
-			(void)!write(c, head, strlen(head));
-			(void)!write(c, body, strlen(body));
-			close(c);
-		}
-	}
+	assert_true((size_t)snprintf(resp, sizeof(resp),
+				     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+				     "Content-Length: %zu\r\n\r\n%s",
+				     strlen(body), body) < sizeof(resp));
+	pid = e2e_serve(net_services_fd(svc), WEB_PORT, resp);
 	usleep(200000);
 	return pid;
 }
@@ -458,8 +397,8 @@ static void test_handshake_with_and_without_key(void **state)
 	assert_non_null(strstr(text, "as local/guest-1"));
 	free(text);
 
-	w->params.auth_key = KEY;
-	w->params.auth_key_len = strlen(KEY);
+	w->srv.params.auth_key = KEY;
+	w->srv.params.auth_key_len = strlen(KEY);
 	client_start(w, "goodkey", (const char *const[]){"--key", good, NULL});
 	assert_true(run_until(w, &w->ready, 2, 10000));
 	client_stop(w);
@@ -490,7 +429,7 @@ static void test_curl_sh_script_is_malicious_and_uploaded(void **state)
 	struct world *w = *state;
 	char line[512];
 
-	w->cfg.collect_modified_files = true;
+	w->srv.cfg.collect_modified_files = true;
 	web = serve("echo dropped > \"$HOME/capture-remote-dropped.txt\"\n");
 	visit(w, "curlsh", "curl-sh", "http://drop.test/install.sh", NULL, sandboxed());
 	assert_int_equal(w->started, 1);
@@ -504,8 +443,8 @@ static void test_curl_sh_script_is_malicious_and_uploaded(void **state)
 	assert_non_null(strstr(w->events, line));
 	/* the driver's plumbing (its shells and curl) is not a change */
 	assert_null(strstr(w->events, "process|created|/usr/bin/dash|"));
-	assert_int_equal(w->nfiles, 1);
-	assert_true(zip_has(w->files[0], "modified_files" DROPPED));
+	assert_int_equal(w->srv.nfiles, 1);
+	assert_true(zip_has(w->srv.files[0], "modified_files" DROPPED));
 	client_stop(w);
 	stop_web();
 }
@@ -523,7 +462,7 @@ static void test_benign_curl_visit(void **state)
 	assert_int_equal(w->major[0], 0);
 	assert_true(w->pid[0] > 0);
 	assert_string_equal(w->events, "");
-	assert_int_equal(w->nfiles, 0); /* benign and no pcap wanted: nothing uploaded */
+	assert_int_equal(w->srv.nfiles, 0); /* benign and no pcap wanted: nothing uploaded */
 	client_stop(w);
 	stop_web();
 }
@@ -627,7 +566,8 @@ static void test_drop_mid_visit_aborts_and_reverts(void **state)
 	struct world *w = *state;
 	char prefix[64];
 
-	w->cfg.collect_modified_files = true; /* the guest gets a pcap in the client's directory */
+	/* the guest gets a pcap in the client's directory */
+	w->srv.cfg.collect_modified_files = true;
 	web = serve("sleep 60\n");
 	w->program = "curl-sh";
 	w->visit_time = 60;

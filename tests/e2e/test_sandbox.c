@@ -242,33 +242,9 @@ static void test_daemon_is_killed_at_revert(void **state)
 /* A TCP server in namespace NSFD on PORT answering every request with a marker page. */
 static pid_t serve(int nsfd, int port)
 {
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-		static const char page[] = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n"
-					   "<html><body>capture-e2e-marker</body></html>\n";
-		int s, one = 1;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (setns(nsfd, CLONE_NEWNET) < 0)
-			_exit(1);
-		s = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0)
-			_exit(1);
-		for (;;) {
-			char req[4096];
-			int c = accept(s, NULL, NULL);
-
-			if (c < 0)
-				continue;
-			(void)!read(c, req, sizeof(req));
-			(void)!write(c, page, sizeof(page) - 1);
-			close(c);
-		}
-	}
-	return pid;
+	return e2e_serve(nsfd, port,
+			 "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n"
+			 "<html><body>capture-e2e-marker</body></html>\n");
 }
 
 static struct net_services *open_services(void)
