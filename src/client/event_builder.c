@@ -4,11 +4,13 @@
 #include "client/event_builder.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "client/proc_table.h"
 #include "common/path.h"
@@ -236,15 +238,46 @@ static void attribute_detail(const struct sensor_record *r, char *out, size_t le
 }
 
 /*
- * An executable file created or written (the kernel saw its mode), or a
- * chmod that sets an execute bit on something not known as a directory (a
- * chmod by path cannot tell; such a directory is reported too).
+ * Whether PATH is a directory as the actor sees it, through /proc/PID/root:
+ * the actor, its parent, else the guest's init (sandbox) or this process
+ * (same root as the program).  Records are drained in batches, so the
+ * actor is often gone.  false when none is there any more: the event is
+ * then reported, never hidden.
  */
-static bool makes_executable(const struct sensor_event_hdr *h)
+static bool is_directory_of(const struct event_builder *b, const struct sensor_event_hdr *h,
+			    const char *path)
 {
+	const uint32_t pids[] = {h->pid, h->ppid,
+				 b->harness_pid2 ? b->harness_pid2 : b->harness_pid};
+	char p[PATH_MAX + 32];
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(pids); i++) {
+		if (!pids[i] ||
+		    snprintf(p, sizeof(p), "/proc/%u/root%s", pids[i], path) >= (int)sizeof(p))
+			continue;
+		if (lstat(p, &st) == 0)
+			return S_ISDIR(st.st_mode);
+	}
+	return false;
+}
+
+/*
+ * An executable file created or written (the kernel saw its mode), or a
+ * chmod that sets an execute bit on something that is not a directory (the
+ * kernel knows for fchmod; a chmod by path is looked up in the actor's root).
+ * A memfd (mode 0777 by birth, "/memfd:NAME") is not a dropped file: one
+ * that is executed is a process start.
+ */
+static bool makes_executable(const struct event_builder *b, const struct sensor_event_hdr *h,
+			     const char *path)
+{
+	if (strncmp(path, "/memfd:", 7) == 0)
+		return false;
 	if (h->op == SENSOR_OP_CREATE || h->op == SENSOR_OP_WRITE)
 		return (h->flags & SENSOR_F_EXEC) != 0;
-	return h->op == SENSOR_OP_CHMOD && (h->arg0 & 0111) && !(h->flags & SENSOR_F_DIR);
+	return h->op == SENSOR_OP_CHMOD && (h->arg0 & 0111) && !(h->flags & SENSOR_F_DIR) &&
+	       !is_directory_of(b, h, path);
 }
 
 static int build_file(struct event_builder *b, const struct sensor_record *r,
@@ -255,8 +288,6 @@ static int build_file(struct event_builder *b, const struct sensor_record *r,
 
 	ev->type = EVENT_FILE;
 	ev->action = file_action(h->op);
-	if (makes_executable(h))
-		ev->flags |= EVENT_F_EXECUTABLE;
 	ev->object1 = b->obj1;
 	switch (h->op) {
 	case SENSOR_OP_RENAME: /* object1 = from, object2 = to */
@@ -284,6 +315,8 @@ static int build_file(struct event_builder *b, const struct sensor_record *r,
 		break;
 	default: record_path(r, 0, join, b->obj1, sizeof(b->obj1)); break;
 	}
+	if (makes_executable(b, h, b->obj1))
+		ev->flags |= EVENT_F_EXECUTABLE;
 	return 1;
 }
 

@@ -409,12 +409,14 @@ static bool executable(json_t *events, const char *action, const char *object1)
 /*
  * Files made executable are reported although the list excludes every
  * change in the directory: a program copied in (created 0755), an append
- * to it, a chmod +x; a plain file and a chmod without x stay excluded.
+ * to it, a chmod +x; a plain file, a chmod without x and a chmod 0755 of
+ * a directory (search permission, not a program) stay excluded.
  */
 static void test_executable_files_always_reported(void **state)
 {
 	char lists[PATH_MAX], dir[PATH_MAX], rules[3 * PATH_MAX], script[4 * PATH_MAX];
 	char log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX], prog[PATH_MAX], data[PATH_MAX];
+	char sub[PATH_MAX];
 	json_t *ev;
 	int status;
 
@@ -427,14 +429,16 @@ static void test_executable_files_always_reported(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(prog, sizeof(prog), "%s/prog", dir);
 	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	snprintf(rules, sizeof(rules),
-		 "+\tCreate\t.*\t%s/.*\n+\tWrite\t.*\t%s/.*\n+\tAttribute\t.*\t%s/.*\n", dir, dir,
-		 dir);
+		 "+\tCreate\t.*\t%s/.*\n+\tWrite\t.*\t%s/.*\n+\tAttribute\t.*\t%s/.*\n"
+		 "+\tMkdir\t.*\t%s/.*\n",
+		 dir, dir, dir, dir);
 	assert_int_equal(e2e_write(lists, "file.exl", rules), 0);
 	snprintf(script, sizeof(script),
 		 "umask 022; /bin/cp /bin/true %s; echo x >> %s; : > %s; /bin/chmod 0600 %s; "
-		 "/bin/chmod 0700 %s",
-		 prog, prog, data, data, data);
+		 "/bin/chmod 0700 %s; /bin/mkdir %s; /bin/chmod 0755 %s",
+		 prog, prog, data, data, data, sub, sub);
 	char *argv[] = {client, "--json",  "-x", lists,  "-l", log,
 			"--",   "/bin/sh", "-c", script, NULL};
 
@@ -448,6 +452,7 @@ static void test_executable_files_always_reported(void **state)
 	assert_true(executable(ev, "Attribute", data));
 	assert_int_equal(e2e_count(ev, "file", "Attribute", data), 1); /* 0600 stays excluded */
 	assert_int_equal(e2e_count(ev, "file", "Create", data), 0);    /* a plain new file */
+	assert_int_equal(e2e_count(ev, "file", "Attribute", sub), 0);  /* a directory */
 	json_decref(ev);
 }
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "client/event_builder.h"
@@ -642,6 +643,24 @@ static void test_executable_flag(void **state)
 			fail_msg("case %zu (op %u): executable should be %d", i, cases[i].op,
 				 cases[i].executable);
 	}
+	/* a memfd is born 0777: writing one drops no file */
+	rec_new(f, SENSOR_OP_WRITE, ACTOR, PARENT);
+	f->h.flags = SENSOR_F_EXEC;
+	rec_str(f, 0, "/memfd:pulseaudio");
+	assert_int_equal(build(f), 1);
+	assert_false(f->ev.flags & EVENT_F_EXECUTABLE);
+	/* chmod 0755 by path of what the actor sees as a directory (its /proc/PID/root) */
+	rec_new(f, SENSOR_OP_CHMOD, (uint32_t)getpid(), PARENT);
+	f->h.arg0 = 0755;
+	rec_str(f, 0, "/tmp");
+	assert_int_equal(build(f), 1);
+	assert_false(f->ev.flags & EVENT_F_EXECUTABLE);
+	/* ... and of a file there */
+	rec_new(f, SENSOR_OP_CHMOD, (uint32_t)getpid(), PARENT);
+	f->h.arg0 = 0755;
+	rec_str(f, 0, "/etc/passwd");
+	assert_int_equal(build(f), 1);
+	assert_true(f->ev.flags & EVENT_F_EXECUTABLE);
 }
 
 /* ---- connections ---- */
