@@ -4,6 +4,8 @@
 #include "client/apps.h"
 #include "client/apps/chromium.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -510,6 +512,78 @@ int apps_check_url(const char *url, char *err, size_t errlen)
 static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int scheme_port(const char *url, size_t len, uint16_t *port)
+{
+	static const struct {
+		const char *scheme;
+		uint16_t port;
+	} known[] = {{"http", 80}, {"https", 443}, {"ftp", 21}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+		if (strlen(known[i].scheme) == len && strncasecmp(url, known[i].scheme, len) == 0) {
+			*port = known[i].port;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "[v6]", "v4" or a name from HOST (LEN bytes): the literal, or "" for a name. */
+static int origin_host(const char *host, size_t len, char *out, size_t outlen)
+{
+	char lit[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	bool v6 = len >= 2 && host[0] == '[' && host[len - 1] == ']';
+
+	if (v6) {
+		host++;
+		len -= 2;
+	}
+	if (len == 0)
+		return -1;
+	if (len < sizeof(lit)) {
+		memcpy(lit, host, len);
+		lit[len] = '\0';
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, lit, bin) == 1)
+			return snprintf(out, outlen, "%s", lit) < (int)outlen ? 0 : -1;
+	}
+	if (v6)
+		return -1; /* a zone id or garbage in brackets */
+	out[0] = '\0';
+	return 0;
+}
+
+int apps_url_origin(const char *url, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *sep = strstr(url, "://"), *auth, *end, *at, *colon = NULL;
+	unsigned long n;
+	char *stop;
+
+	if (!sep || sep == url || sep > url + strcspn(url, "/?#") || !hostlen ||
+	    scheme_port(url, (size_t)(sep - url), port) < 0)
+		return -1;
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	auth = at; /* past any user:password@ */
+	for (const char *p = end; p > auth && p[-1] != ']'; p--) {
+		if (p[-1] == ':') {
+			colon = p - 1;
+			break;
+		}
+	}
+	if (colon && colon + 1 < end) {
+		errno = 0;
+		n = strtoul(colon + 1, &stop, 10);
+		if (stop != end || errno || n == 0 || n > 65535 ||
+		    !isdigit((unsigned char)colon[1]))
+			return -1;
+		*port = (uint16_t)n;
+	}
+	return origin_host(auth, (size_t)((colon ? colon : end) - auth), host, hostlen);
 }
 
 /* Start and end of the URL's path: after "scheme://authority", before '?' or '#'. */

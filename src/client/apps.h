@@ -74,6 +74,15 @@ bool apps_is_builtin(const char *name);
 /* Checks that URL may be passed to a program: 0, or -1 with ERR. */
 int apps_check_url(const char *url, char *err, size_t errlen);
 
+/*
+ * Where a client given URL connects first: HOST gets the host if it is an
+ * IP literal (IPv6 without brackets), "" for a name (which may resolve to
+ * any address); PORT the explicit port or the scheme's (http 80, https 443,
+ * ftp 21).  0, or -1 if URL is not "scheme://authority" with one of those
+ * schemes, or its port or literal does not parse.
+ */
+int apps_url_origin(const char *url, char *host, size_t hostlen, uint16_t *port);
+
 /* Whose exit codes the visit's exit status is (apps_exit_error). */
 enum apps_fetcher {
 	APPS_FETCH_NONE = 0, /* an application: its exit status means nothing to us */

@@ -20,6 +20,7 @@
  */
 #include "client/group_visit.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -215,6 +216,40 @@ static bool guest_has_exe(const struct group_visit *gv, const char *path)
 	return stat(full, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
+/*
+ * PATH with its symlinks followed inside the guest's root (the process
+ * path events carry), into OUT; PATH itself if that fails (e.g. an
+ * absolute link in another --root).
+ */
+static void guest_real_exe(const struct group_visit *gv, const char *path, char *out, size_t len)
+{
+	const char *root = gv->opts.sandbox && gv->opts.visit.root ? gv->opts.visit.root : "";
+	char full[PATH_MAX * 2], real[PATH_MAX], rroot[PATH_MAX] = "";
+	size_t n;
+
+	snprintf(out, len, "%s", path);
+	snprintf(full, sizeof(full), "%s%s", root, path);
+	if (!realpath(full, real) || (root[0] && !realpath(root, rroot)))
+		return;
+	n = strcmp(rroot, "/") == 0 ? 0 : strlen(rroot);
+	if (strncmp(real, rroot, n) == 0 && real[n] == '/')
+		snprintf(out, len, "%s", real + n);
+}
+
+/* URL's own connection by EXE is the visit, not a change (watch_expect_connection). */
+static void expect_origin(struct group_visit *gv, size_t i, const char *url, const char *exe)
+{
+	char host[INET6_ADDRSTRLEN], real[PATH_MAX];
+	uint16_t port;
+
+	if (apps_url_origin(url, host, sizeof(host), &port) < 0)
+		return; /* not http(s)/ftp: whatever it connects to is reported */
+	guest_real_exe(gv, exe, real, sizeof(real));
+	if (watch_expect_connection(gv->watch, real, host, port) < 0)
+		log_warnx("visit %s: URL %zu: its own connection will be reported: %s",
+			  gv->identifier, i + 1, strerror(errno));
+}
+
 /* Builds URL I's argv, or records why it cannot be visited. */
 static void url_prepare(struct group_visit *gv, size_t i, const char *url)
 {
@@ -247,6 +282,7 @@ static void url_prepare(struct group_visit *gv, size_t i, const char *url)
 		apps_argv_free(&u->argv);
 		return;
 	}
+	expect_origin(gv, i, url, u->argv.exe);
 	u->state = URL_WAITING;
 }
 
@@ -900,6 +936,8 @@ static void browser_new(struct group_visit *gv, const struct proto_visit *visit)
 			url_fail(&gv->urls[i], PROTO_ERR_PROCESS_ERROR, 0);
 		}
 	}
+	for (size_t k = 0; gv->drv && k < gv->n_drv; k++)
+		expect_origin(gv, gv->drv_urls[k], urls[k], gv->drv->launch.exe);
 	free(urls);
 }
 

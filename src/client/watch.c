@@ -3,6 +3,7 @@
  */
 #include "client/watch.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -19,8 +20,17 @@
 #include "common/log.h"
 #include "common/util.h"
 
+struct origin {
+	char *exe;
+	int family; /* AF_INET/AF_INET6 of ADDR, 0 = any address */
+	unsigned char addr[16];
+	uint16_t port;
+};
+
 struct watch {
-	struct exclusion_set *excl;  /* borrowed */
+	struct exclusion_set *excl; /* borrowed */
+	struct origin origins[WATCH_MAX_ORIGINS];
+	size_t n_origins;
 	struct sandbox_visit *visit; /* borrowed, may be NULL */
 	struct proc_table *procs;
 	struct event_builder *builder;
@@ -54,6 +64,8 @@ void watch_free(struct watch *w)
 		return;
 	event_builder_free(w->builder);
 	proc_table_free(w->procs);
+	for (size_t i = 0; i < w->n_origins; i++)
+		free(w->origins[i].exe);
 	free(w);
 }
 
@@ -86,11 +98,85 @@ int watch_build(struct watch *w, const struct sensor_record *rec, struct capture
 	return rc;
 }
 
+/* ADDR ("1.2.3.4", "::1") into FAMILY and BIN; false if it is neither. */
+static bool parse_addr(const char *addr, int *family, unsigned char bin[16])
+{
+	if (inet_pton(AF_INET, addr, bin) == 1) {
+		*family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, addr, bin) == 1) {
+		*family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+int watch_expect_connection(struct watch *w, const char *exe, const char *host, uint16_t port)
+{
+	struct origin *o;
+
+	if (w->n_origins >= WATCH_MAX_ORIGINS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	o = &w->origins[w->n_origins];
+	*o = (struct origin){.port = port};
+	if (host[0] && !parse_addr(host, &o->family, o->addr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	o->exe = strdup(exe);
+	if (!o->exe)
+		return -1;
+	w->n_origins++;
+	return 0;
+}
+
+/* "1.2.3.4:80" or "[::1]:80" (event_builder_format_addr) against O. */
+static bool origin_matches(const struct origin *o, const char *object)
+{
+	const char *colon = strrchr(object, ':');
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char bin[16];
+	size_t len;
+	int family;
+
+	if (!colon || strtoul(colon + 1, NULL, 10) != o->port)
+		return false;
+	if (!o->family)
+		return true;
+	len = (size_t)(colon - object);
+	if (len >= 2 && object[0] == '[' && object[len - 1] == ']') {
+		object++;
+		len -= 2;
+	}
+	if (len >= sizeof(addr))
+		return false;
+	memcpy(addr, object, len);
+	addr[len] = '\0';
+	return parse_addr(addr, &family, bin) && family == o->family &&
+	       memcmp(bin, o->addr, family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool is_origin(const struct watch *w, const struct capture_event *ev)
+{
+	if (ev->type != EVENT_CONNECTION || strcmp(ev->action, "tcp-connection") != 0 ||
+	    !ev->process || !ev->object1)
+		return false;
+	for (size_t i = 0; i < w->n_origins; i++) {
+		if (strcmp(w->origins[i].exe, ev->process) == 0 &&
+		    origin_matches(&w->origins[i], ev->object1))
+			return true;
+	}
+	return false;
+}
+
 void watch_handle(const struct capture_event *ev, void *ctx)
 {
 	struct watch *w = ctx;
 
-	if (!classify_is_reported(w->excl, ev)) {
+	if (is_origin(w, ev) || !classify_is_reported(w->excl, ev)) {
 		w->counts.excluded[ev->type]++;
 		return;
 	}

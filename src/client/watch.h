@@ -40,6 +40,17 @@ struct proc_table *watch_procs(struct watch *w);
 /* File events are noted in V (sandbox_visit_note) so fanotify does not repeat them; may be NULL. */
 void watch_set_visit(struct watch *w, struct sandbox_visit *v);
 
+/*
+ * A tcp-connection of program EXE (its real path in the guest) to PORT,
+ * and to address HOST unless HOST is "" (a name), is the visit itself: the
+ * client reaching the URL it was given (a refused or unusual port would
+ * otherwise look like a connect-back).  Never a state change.  0, or -1
+ * when WATCH_MAX_ORIGINS are noted already (the connection is then
+ * reported).
+ */
+#define WATCH_MAX_ORIGINS 64
+int watch_expect_connection(struct watch *w, const char *exe, const char *host, uint16_t port);
+
 /* Builds REC into EV: 1 an event, 0 only internal state, -1 undecodable (counted). */
 int watch_build(struct watch *w, const struct sensor_record *rec, struct capture_event *ev);
 /* Classifies EV and emits it if reported; a sandbox_visit_emit_fn (CTX is the watch). */

@@ -646,6 +646,53 @@ static void test_algorithm_names(void **state)
 	assert_string_equal(apps_algorithm_name((enum apps_algorithm)9), "?");
 }
 
+/* Where a client given a URL connects first: the literal or "" (a name), and the port. */
+static void test_url_origin(void **state)
+{
+	static const struct {
+		const char *url;
+		int rc;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+	    {"http://page.test/", 0, "", 80},
+	    {"HTTPS://page.test", 0, "", 443},
+	    {"ftp://files.test/a", 0, "", 21},
+	    {"http://page.test:8089/x?y#z", 0, "", 8089},
+	    {"http://user:pw@10.0.0.7:8000/bins.sh", 0, "10.0.0.7", 8000},
+	    {"http://a@b@10.0.0.7/", 0, "10.0.0.7", 80},
+	    {"http://[::1]:8443/", 0, "::1", 8443},
+	    {"https://[2001:db8::7]/", 0, "2001:db8::7", 443},
+	    {"http://page.test:/", 0, "", 80}, /* an empty port is the default */
+	    {"http://page.test?q=http://x:1/", 0, "", 80},
+	    {"http://999.1.1.1/", 0, "", 80}, /* not a literal: a name */
+	    {"http://page.test:0/", -1, NULL, 0},
+	    {"http://page.test:65536/", -1, NULL, 0},
+	    {"http://page.test:80x/", -1, NULL, 0},
+	    {"http://page.test:+80/", -1, NULL, 0},
+	    {"http://[fe80::1%25eth0]/", -1, NULL, 0},
+	    {"http://[nonsense]/", -1, NULL, 0},
+	    {"http:///path", -1, NULL, 0},
+	    {"file:///etc/passwd", -1, NULL, 0},
+	    {"mailto:a@b.test", -1, NULL, 0},
+	    {"page.test/a://b", -1, NULL, 0},
+	    {"://page.test/", -1, NULL, 0},
+	};
+	char host[64];
+	uint16_t port;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = apps_url_origin(cases[i].url, host, sizeof(host), &port);
+
+		if (rc != cases[i].rc)
+			fail_msg("%s: rc %d, want %d", cases[i].url, rc, cases[i].rc);
+		if (rc == 0 && (strcmp(host, cases[i].host) != 0 || port != cases[i].port))
+			fail_msg("%s: %s port %u, want %s port %u", cases[i].url, host, port,
+				 cases[i].host, cases[i].port);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +718,7 @@ int main(void)
 	    cmocka_unit_test(test_exit_error),
 	    cmocka_unit_test(test_curl_sh_status_is_curls),
 	    cmocka_unit_test(test_algorithm_names),
+	    cmocka_unit_test(test_url_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
