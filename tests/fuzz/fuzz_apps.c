@@ -6,7 +6,10 @@
  * again by name and built with a URL cut from the input; the argv must hold
  * the URL as one whole element, byte for byte.  On
  * failure the table must be NULL and the message must start "fuzz.conf:".
+ * The URL's origin (apps_url_origin) must be a port > 0 and "" or an
+ * address inet_pton reads back.
  */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,19 +53,33 @@ static void build_all(const struct app_table *t, const char *url)
 	}
 }
 
+static void check_origin(const char *url)
+{
+	char host[64];
+	unsigned char bin[16];
+	uint16_t port = 0;
+
+	if (apps_url_origin(url, host, sizeof(host), &port) < 0)
+		return;
+	if (port == 0 ||
+	    (host[0] && inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct app_table *t = NULL;
 	char err[512], url[256];
 	size_t ulen = size < sizeof(url) - 1 ? size : sizeof(url) - 1;
 
+	memcpy(url, data + (size - ulen), ulen); /* the tail, so a URL can follow the lines */
+	url[ulen] = '\0';
+	check_origin(url);
 	if (apps_load_buffer("fuzz.conf", (const char *)data, size, &t, err, sizeof(err)) < 0) {
 		if (t || strncmp(err, "fuzz.conf:", 10) != 0)
 			abort();
 		return 0;
 	}
-	memcpy(url, data + (size - ulen), ulen); /* the tail, so a URL can follow the lines */
-	url[ulen] = '\0';
 	build_all(t, url);
 	apps_free(t);
 	return 0;
