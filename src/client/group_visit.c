@@ -936,7 +936,7 @@ static void browser_new(struct group_visit *gv, const struct proto_visit *visit)
 			url_fail(&gv->urls[i], PROTO_ERR_PROCESS_ERROR, 0);
 		}
 	}
-	for (size_t k = 0; gv->drv && k < gv->n_drv; k++)
+	for (size_t k = 0; gv->drv && urls && gv->drv_urls && k < gv->n_drv; k++)
 		expect_origin(gv, gv->drv_urls[k], urls[k], gv->drv->launch.exe);
 	free(urls);
 }
