@@ -252,6 +252,8 @@ static void visit_done(struct group_visit *gv, const struct group_visit_result *
 		struct proto_item *it = &r->report.items[i];
 
 		it->process_id = res->urls[i].pid;
+		it->major_error_code = res->urls[i].major; /* its own, in a group of several */
+		it->minor_error_code = res->urls[i].minor;
 		if (res->urls[i].start_ns) {
 			event_format_time(res->urls[i].start_ns, r->item_times[i], 32);
 			it->time = r->item_times[i];

@@ -548,12 +548,21 @@ int server_session_visit_start(struct server_session *s, const struct proto_visi
 	return 0;
 }
 
+static bool items_have_codes(const struct proto_visit *visit)
+{
+	for (size_t i = 0; i < visit->n_items; i++)
+		if (visit->items[i].major_error_code)
+			return true;
+	return false;
+}
+
 int server_session_visit_finish(struct server_session *s, const struct proto_visit *visit,
 				bool malicious, uint32_t error_code, uint32_t minor)
 {
 	struct proto_item *items;
 	struct proto_msg m;
 	char now[32];
+	bool own;
 
 	if (server_session_check(s, s->state == SERVER_SESSION_VISITING ||
 					s->state == SERVER_SESSION_VISIT_REQUESTED) < 0)
@@ -567,9 +576,10 @@ int server_session_visit_finish(struct server_session *s, const struct proto_vis
 	m.u.visit.type = error_code ? PROTO_VISIT_ERROR : PROTO_VISIT_FINISH;
 	m.u.visit.malicious = malicious;
 	m.u.visit.error_code = error_code;
+	own = items_have_codes(visit);
 	for (size_t i = 0; i < visit->n_items; i++) {
-		items[i].major_error_code = error_code;
-		items[i].minor_error_code = minor;
+		items[i].major_error_code = own ? visit->items[i].major_error_code : error_code;
+		items[i].minor_error_code = own ? visit->items[i].minor_error_code : minor;
 		items[i].visited = true;
 	}
 	if (server_session_send_visit(s, &m, items) < 0)

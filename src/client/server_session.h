@@ -106,7 +106,12 @@ int server_session_system_event(struct server_session *s, const struct capture_e
 int server_session_upload(struct server_session *s, const char *name, const char *path);
 /* The caller's wait for file-accept expired: the upload fails (on_upload gets -1). */
 void server_session_upload_timeout(struct server_session *s);
-/* Sends type=finish (ERROR_CODE 0) or type=error; items get processId from VISIT's items. */
+/*
+ * Sends type=finish (ERROR_CODE 0) or type=error; items get processId from
+ * VISIT's items.  If any of VISIT's items carries its own code (a group
+ * where URLs failed differently), every item is sent with its own code (0
+ * for one that was fine); otherwise every item gets ERROR_CODE/MINOR.
+ */
 int server_session_visit_finish(struct server_session *s, const struct proto_visit *visit,
 				bool malicious, uint32_t error_code, uint32_t minor);
 

@@ -333,13 +333,7 @@ static void group_done(struct guest *g, const struct proto_visit *end)
 
 	take_group(g);
 	for (size_t i = 0; i < grp->n; i++) {
-		const struct proto_item *it = i < end->n_items ? &end->items[i] : NULL;
-		struct output_error err = {
-		    .major = it && it->major_error_code       ? it->major_error_code
-			     : end->type == PROTO_VISIT_ERROR ? end->error_code
-							      : 0,
-		    .minor = it ? it->minor_error_code : 0,
-		};
+		struct output_error err = url_result_item_error(end, i);
 
 		if (end->malicious || grp->res[i].total_events > 0)
 			url_end(s, grp, i, OUTPUT_MALICIOUS, NULL);

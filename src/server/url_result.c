@@ -149,3 +149,19 @@ void url_result_free(struct url_result *r)
 	archive_manifest_free(r->files, r->nfiles);
 	memset(r, 0, sizeof(*r));
 }
+
+struct output_error url_result_item_error(const struct proto_visit *end, size_t i)
+{
+	const struct proto_item *it = i < end->n_items ? &end->items[i] : NULL;
+	bool own = false;
+
+	for (size_t k = 0; k < end->n_items; k++)
+		own = own || end->items[k].major_error_code != 0;
+	if (own)
+		return (struct output_error){.major = it ? it->major_error_code : 0,
+					     .minor = it ? it->minor_error_code : 0};
+	return (struct output_error){
+	    .major = end->type == PROTO_VISIT_ERROR ? end->error_code : 0,
+	    .minor = it ? it->minor_error_code : 0,
+	};
+}

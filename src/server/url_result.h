@@ -57,4 +57,12 @@ void url_result_free(struct url_result *r);
 /* "dd/MM/yyyy HH:mm:ss.mmm" (local time) -> CLOCK_REALTIME ns; 0 if unparsable. */
 uint64_t url_result_parse_time(const char *t);
 
+/*
+ * URL I's error in a client's end-of-visit report END: its item's own code
+ * when any item carries one (URLs of a group can fail differently, or not
+ * at all), else the visit's code (type=error) for every URL, as the
+ * original sends it.
+ */
+struct output_error url_result_item_error(const struct proto_visit *end, size_t i);
+
 #endif

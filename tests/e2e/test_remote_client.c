@@ -476,10 +476,13 @@ static void test_unreachable_url_is_network_error(void **state)
 	assert_int_equal(w->error_code, PROTO_ERR_NETWORK_ERROR);
 	assert_int_equal(w->major[0], PROTO_ERR_NETWORK_ERROR);
 	assert_int_equal(w->minor[0], 7); /* curl: could not connect */
-	/* the refused attempt itself is a tcp-connection to :9 (docs/sensor.md: EINPROGRESS) */
-	assert_non_null(
-	    strstr(w->events, "connection|tcp-connection|/usr/bin/curl|10.201.255.1:9\n"));
-	assert_true(w->malicious);
+	/*
+	 * The refused attempt is a tcp-connection to :9 for the sensor
+	 * (docs/sensor.md: EINPROGRESS), but it is curl reaching the URL it was
+	 * given: not a change (watch_expect_connection).
+	 */
+	assert_string_equal(w->events, "");
+	assert_false(w->malicious);
 	client_stop(w);
 }
 

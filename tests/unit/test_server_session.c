@@ -479,6 +479,40 @@ static void test_visit_error(void **state)
 	fx_free(f);
 }
 
+/* A group whose URLs failed differently: each item carries its own code, 0 for the fine one. */
+static void test_visit_error_per_item(void **state)
+{
+	struct fx *f = fx_connected();
+	struct proto_item items[2] = {
+	    {.id = "1", .url = "http://a.example/", .process_id = 7},
+	    {.id = "null",
+	     .url = "http://b.example/x?y=1&z=2",
+	     .major_error_code = PROTO_ERR_NETWORK_ERROR,
+	     .minor_error_code = 102},
+	};
+	struct proto_visit report = {
+	    .identifier = "42", .program = "firefox", .n_items = 2, .items = items};
+	struct proto_msg m;
+
+	(void)state;
+	send_visit(f);
+	assert_int_equal(server_session_visit_start(f->s, NULL, "bulk"), 0);
+	out_expect(f, PROTO_MSG_VISIT_EVENT, &m);
+	proto_msg_free(&m);
+	assert_int_equal(
+	    server_session_visit_finish(f->s, &report, false, PROTO_ERR_NETWORK_ERROR, 102), 0);
+	out_expect(f, PROTO_MSG_VISIT_EVENT, &m);
+	assert_int_equal(m.u.visit.type, PROTO_VISIT_ERROR);
+	assert_int_equal(m.u.visit.n_items, 2);
+	assert_int_equal(m.u.visit.items[0].major_error_code, 0);
+	assert_int_equal(m.u.visit.items[0].minor_error_code, 0);
+	assert_int_equal(m.u.visit.items[0].process_id, 7);
+	assert_int_equal(m.u.visit.items[1].major_error_code, PROTO_ERR_NETWORK_ERROR);
+	assert_int_equal(m.u.visit.items[1].minor_error_code, 102);
+	proto_msg_free(&m);
+	fx_free(f);
+}
+
 static void test_second_visit_closes(void **state)
 {
 	struct fx *f = fx_connected();
@@ -674,6 +708,7 @@ int main(void)
 	    cmocka_unit_test(test_ping),
 	    cmocka_unit_test(test_visit),
 	    cmocka_unit_test(test_visit_error),
+	    cmocka_unit_test(test_visit_error_per_item),
 	    cmocka_unit_test(test_second_visit_closes),
 	    cmocka_unit_test(test_upload),
 	    cmocka_unit_test(test_upload_reject_and_timeout),

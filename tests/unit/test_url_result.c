@@ -93,11 +93,47 @@ static void test_events_logged_and_kept(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Per-item codes when any item has one; else the visit's code for all (the original's way). */
+static void test_item_error(void **state)
+{
+	struct proto_item items[3] = {
+	    {.url = "http://a/"},
+	    {.url = "http://b/",
+	     .major_error_code = PROTO_ERR_NETWORK_ERROR,
+	     .minor_error_code = 102},
+	    {.url = "http://c/", .major_error_code = PROTO_ERR_TIMEOUT_ERROR}};
+	struct proto_visit end = {.type = PROTO_VISIT_ERROR,
+				  .error_code = PROTO_ERR_VISITATION_MULTIPLE_ERRORS,
+				  .n_items = 3,
+				  .items = items};
+	struct output_error e;
+
+	(void)state;
+	e = url_result_item_error(&end, 0);
+	assert_int_equal(e.major, 0); /* fine in a group where others failed */
+	e = url_result_item_error(&end, 1);
+	assert_int_equal(e.major, PROTO_ERR_NETWORK_ERROR);
+	assert_int_equal(e.minor, 102);
+	e = url_result_item_error(&end, 2);
+	assert_int_equal(e.major, PROTO_ERR_TIMEOUT_ERROR);
+	e = url_result_item_error(&end, 3); /* an item the client did not send */
+	assert_int_equal(e.major, 0);
+
+	/* no item code: the visit's code for every URL */
+	items[1].major_error_code = items[2].major_error_code = 0;
+	end.error_code = PROTO_ERR_NETWORK_ERROR;
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(url_result_item_error(&end, i).major, PROTO_ERR_NETWORK_ERROR);
+	end.type = PROTO_VISIT_FINISH;
+	assert_int_equal(url_result_item_error(&end, 0).major, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_time),
 	    cmocka_unit_test(test_events_logged_and_kept),
+	    cmocka_unit_test(test_item_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
