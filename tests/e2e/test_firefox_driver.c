@@ -32,6 +32,7 @@
 #include "client/apps/firefox.h"
 #include "client/exclusion.h"
 #include "client/group_visit.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "e2e/e2e.h"
 #include "guest/netns.h"
@@ -39,6 +40,7 @@
 
 #define HANG_PORT  81                       /* accepts and never answers */
 #define CLOSED_URL "http://page.test:8089/" /* nothing listens: refused */
+#define MAX_URLS   8                        /* per visit in these tests */
 
 static char tmpdir[256], sites[PATH_MAX], services[64], corpusd[PATH_MAX];
 static pid_t web_pid, hang_pid;
@@ -57,13 +59,15 @@ struct url_out {
 
 struct run {
 	bool done;
-	struct url_out urls[4];
+	struct url_out urls[MAX_URLS];
 	size_t n;
 	uint32_t major;
 	char conns[8192]; /* "action object1\n" per connection event */
 	size_t conns_len;
 	char files[16384]; /* "action object1\n" of downloads and profile mkdirs */
 	size_t files_len;
+	char events[65536]; /* "pid comm type action object1\n" of every event but file ones */
+	size_t events_len;
 };
 
 static void append(char *buf, size_t cap, size_t *len, const char *a, const char *b)
@@ -78,8 +82,14 @@ static void on_event(struct group_visit *gv, const struct capture_event *ev, voi
 {
 	struct run *r = arg;
 	const char *type = event_type_name(ev->type);
+	char line[256];
 
 	(void)gv;
+	snprintf(line, sizeof(line), "%u %s %s %s", ev->pid, ev->comm ? ev->comm : "?", type,
+		 ev->action);
+	if (strcmp(type, "file") != 0) /* the profile's files are the bulk and say little here */
+		append(r->events, sizeof(r->events), &r->events_len, line,
+		       ev->object1 ? ev->object1 : "");
 	if (strcmp(type, "connection") == 0)
 		append(r->conns, sizeof(r->conns), &r->conns_len, ev->action,
 		       ev->object1 ? ev->object1 : "");
@@ -117,7 +127,7 @@ static void on_done(struct group_visit *gv, const struct group_visit_result *res
 
 	(void)gv;
 	r->n = res->n_urls;
-	for (size_t i = 0; i < res->n_urls && i < 4; i++)
+	for (size_t i = 0; i < res->n_urls && i < MAX_URLS; i++)
 		copy_url(&r->urls[i], &res->urls[i]);
 	r->major = res->major;
 	r->done = true;
@@ -127,7 +137,7 @@ static void on_done(struct group_visit *gv, const struct group_visit_result *res
 static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layout,
 		      enum net_mode net, unsigned visit_s, unsigned page_timeout_s, struct run *r)
 {
-	struct proto_item items[4];
+	struct proto_item items[MAX_URLS];
 	struct proto_visit v = {.identifier = "ff-e2e",
 				.program = "firefox",
 				.visit_time_s = visit_s,
@@ -146,6 +156,7 @@ static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layo
 	uv_loop_t loop;
 	uint64_t ms;
 
+	assert_true(n <= MAX_URLS);
 	memset(items, 0, sizeof(items));
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < n; i++)
@@ -161,14 +172,40 @@ static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layo
 	assert_int_equal(uv_loop_close(&loop), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-	for (size_t i = 0; i < r->n && i < 4; i++)
-		print_message("  URL %zu: major %u minor %u status %d load %llu ms final %s %s\n",
+	for (size_t i = 0; i < r->n && i < MAX_URLS; i++)
+		print_message("  URL %zu: major %u minor %u status %d load %llu ms final %s %s"
+			      " hops %s\n",
 			      i + 1, r->urls[i].major, r->urls[i].minor, r->urls[i].status,
 			      (unsigned long long)r->urls[i].load_ms, r->urls[i].final_url,
-			      r->urls[i].error_text);
+			      r->urls[i].error_text, r->urls[i].hops);
 	print_message("  visit of %zu URL(s), visit time %u s: %.2f s\n", n, visit_s,
 		      (double)ms / 1000);
 	return ms;
+}
+
+/* Writes R's events to a file kept after the test; its path. */
+static const char *dump_events(const struct run *r)
+{
+	static char path[PATH_MAX];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/capture-ff-e2e-events.%d", (int)getpid());
+	fp = fopen(path, "w");
+	if (!fp)
+		return "(not written)";
+	fputs(r->events, fp);
+	fclose(fp);
+	return path;
+}
+
+/* A Marionette listener of one of the visit's browsers (2828, 2829, ...). */
+static bool marionette_listener(const char *line)
+{
+	unsigned port;
+	char end;
+
+	return sscanf(line, "tcp-listening 127.0.0.1:%u%c", &port, &end) == 1 && port >= 2828 &&
+	       port < 2828 + MAX_URLS;
 }
 
 /* Every connection event is one of the visit's own (no service look-ups, no telemetry). */
@@ -182,18 +219,38 @@ static void assert_quiet(const struct run *r)
 
 		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
 		if (strcmp(line, "tcp-connection 10.201.255.1:80") != 0 &&
+		    strcmp(line, "tcp-connection 10.201.255.1:8089") != 0 && /* CLOSED_URL */
 		    strcmp(line, "udp-connection 10.201.255.1:53") != 0 &&
-		    strcmp(line, "tcp-listening 127.0.0.1:2828") != 0) {
-			print_message("unexpected connection: %s\n", line);
+		    !marionette_listener(line)) {
+			print_message("unexpected connection: %s (events in %s)\n", line,
+				      dump_events(r));
 			fail();
 		}
 		p = nl + 1;
 	}
 }
 
+/* Lines of TEXT that are "Mkdir PROFILE" (a browser's profile itself, not a directory in it). */
+static size_t profile_mkdirs(const char *text)
+{
+	static const char prefix[] = "Mkdir " FIREFOX_PROFILE_BASE;
+	size_t n = 0;
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+
+		if (!nl)
+			break;
+		n += strncmp(p, prefix, strlen(prefix)) == 0 &&
+		     (size_t)(nl - p) == strlen(prefix) + 16; /* + 16 hex digits */
+		p = nl + 1;
+	}
+	return n;
+}
+
 /* ---- tests ---- */
 
-/* A page: loaded, final URL, HTTP status from the navigation entry, and nothing else on the net. */
+/* A page: loaded, final URL, HTTP status, no hops, and nothing else on the net. */
 static void test_page(void **state)
 {
 	const char *urls[] = {"http://page.test/"};
@@ -201,13 +258,19 @@ static void test_page(void **state)
 
 	(void)state;
 	visit(urls, 1, DRIVER_LAYOUT_TABS, NET_SERVICES, 2, 20, &r);
+	fprintf(stderr, "  events:\n%s", r.events);
 	assert_int_equal(r.urls[0].major, 0);
 	assert_int_equal(r.major, 0);
 	assert_string_equal(r.urls[0].final_url, "http://page.test/");
 	assert_int_equal(r.urls[0].status, 200);
 	assert_true(r.urls[0].load_ms > 0);
 	assert_string_equal(r.urls[0].hops, "");
-	assert_non_null(strstr(r.conns, "tcp-connection 10.201.255.1:80\n"));
+	/*
+	 * The sensor saw the visit's network (its DNS query); the browser's
+	 * own connection to the URL's port is no change and is dropped before
+	 * the events come here (watch_expect_connection, docs/client-networked.md).
+	 */
+	assert_non_null(strstr(r.conns, "udp-connection 10.201.255.1:53\n"));
 	assert_quiet(&r);
 	/* the profile is where the driver put it, with the user.js it wrote */
 	assert_non_null(strstr(r.files, FIREFOX_PROFILE_BASE));
@@ -230,7 +293,7 @@ static void test_group_tabs(void **state)
 	assert_quiet(&r);
 }
 
-/* HTTP redirects 301 then 302: the final document; the hops in between are not visible. */
+/* HTTP redirects 301 then 302 (to another host): every hop with its code, then the document. */
 static void test_redirect(void **state)
 {
 	const char *urls[] = {"http://redir.test/old"};
@@ -239,9 +302,46 @@ static void test_redirect(void **state)
 	(void)state;
 	visit(urls, 1, DRIVER_LAYOUT_TABS, NET_SERVICES, 1, 20, &r);
 	assert_int_equal(r.urls[0].major, 0);
+	assert_string_equal(r.urls[0].hops, "http://redir.test/old 301;http://redir.test/hop 302;");
 	assert_string_equal(r.urls[0].final_url, "http://page.test/");
-	assert_string_equal(r.urls[0].hops, "http://redir.test/old 0;");
 	assert_int_equal(r.urls[0].status, 200);
+	assert_quiet(&r);
+}
+
+/*
+ * Documents replaced after they were shown, in three tabs of one browser:
+ * a meta refresh and a script (which then meets two HTTP redirects) leave
+ * the replaced document as a hop with its status; pushState only changes
+ * the address shown, which is no new document (and no way for a page to
+ * forge its chain).  A redirect into a refused port ends on the error page.
+ */
+static void test_document_redirects(void **state)
+{
+	const char *urls[] = {"http://redir.test/meta.html", "http://redir.test/js.html",
+			      "http://redir.test/push.html", "http://redir.test/refused"};
+	struct run r;
+
+	(void)state;
+	visit(urls, 4, DRIVER_LAYOUT_TABS, NET_SERVICES, 1, 20, &r);
+	assert_int_equal(r.urls[0].major, 0);
+	assert_string_equal(r.urls[0].hops, "http://redir.test/meta.html 200;");
+	assert_string_equal(r.urls[0].final_url, "http://page.test/");
+	assert_int_equal(r.urls[0].status, 200);
+	assert_int_equal(r.urls[1].major, 0);
+	assert_string_equal(r.urls[1].hops, "http://redir.test/js.html 200;"
+					    "http://redir.test/old 301;http://redir.test/hop 302;");
+	assert_string_equal(r.urls[1].final_url, "http://page.test/");
+	assert_int_equal(r.urls[1].status, 200);
+	assert_int_equal(r.urls[2].major, 0);
+	assert_string_equal(r.urls[2].hops, "");
+	assert_string_equal(r.urls[2].final_url, "http://redir.test/push.html");
+	assert_int_equal(r.urls[2].status, 200);
+	assert_int_equal(r.urls[3].major, PROTO_ERR_NETWORK_ERROR);
+	assert_int_equal(r.urls[3].minor, FIREFOX_NE_CONNECTION_FAILURE);
+	assert_string_equal(r.urls[3].hops, "http://redir.test/refused 302;");
+	assert_string_equal(r.urls[3].final_url, CLOSED_URL);
+	assert_int_equal(r.urls[3].status, 0);
+	assert_quiet(&r);
 }
 
 /* Refused, next to a page, in "bulk" (two browsers, ports 2828 and 2829). */
@@ -259,6 +359,45 @@ static void test_refused_bulk(void **state)
 	assert_int_equal(r.urls[1].major, 0);
 	assert_int_equal(r.urls[1].status, 200);
 	assert_int_equal(r.major, PROTO_ERR_NETWORK_ERROR);
+}
+
+/*
+ * "bulk" with five browsers in one guest (ports 2828..2832, a profile
+ * each): every URL its own result, chains included, and nothing on the
+ * network but the visit's own.
+ */
+static void test_bulk_five(void **state)
+{
+	const char *urls[] = {"http://page.test/", "http://page.test/missing",
+			      "http://redir.test/old", CLOSED_URL, "http://page.test/?five"};
+	struct run r;
+
+	(void)state;
+	visit(urls, 5, DRIVER_LAYOUT_PROCESSES, NET_SERVICES, 1, 30, &r);
+	assert_int_equal(r.n, 5);
+	assert_int_equal(r.urls[0].major, 0);
+	assert_int_equal(r.urls[0].status, 200);
+	assert_string_equal(r.urls[0].final_url, "http://page.test/");
+	assert_string_equal(r.urls[0].hops, "");
+	assert_int_equal(r.urls[1].major, 0);
+	assert_int_equal(r.urls[1].status, 404);
+	assert_string_equal(r.urls[2].hops, "http://redir.test/old 301;http://redir.test/hop 302;");
+	assert_string_equal(r.urls[2].final_url, "http://page.test/");
+	assert_int_equal(r.urls[2].status, 200);
+	assert_int_equal(r.urls[3].major, PROTO_ERR_NETWORK_ERROR);
+	assert_int_equal(r.urls[3].minor, FIREFOX_NE_CONNECTION_FAILURE);
+	assert_string_equal(r.urls[3].final_url, CLOSED_URL);
+	assert_int_equal(r.urls[4].major, 0);
+	assert_string_equal(r.urls[4].final_url, "http://page.test/?five");
+	assert_int_equal(r.major, PROTO_ERR_NETWORK_ERROR);
+	for (unsigned port = 2828; port < 2833; port++) {
+		char listen[64];
+
+		snprintf(listen, sizeof(listen), "tcp-listening 127.0.0.1:%u\n", port);
+		assert_non_null(strstr(r.conns, listen));
+	}
+	assert_int_equal(profile_mkdirs(r.files), 5);
+	assert_quiet(&r);
 }
 
 /* No network (nameserver 127.0.0.1, nothing there): the name does not resolve. */
@@ -352,7 +491,17 @@ static int make_sites(void)
 	return write_site("page.test", "index.html",
 			  "<html><body>capture firefox e2e</body></html>\n") ||
 	       write_site("redir.test", "_redirects",
-			  "/old\t301\t/hop\n/hop\t302\thttp://page.test/\n");
+			  "/old\t301\t/hop\n/hop\t302\thttp://page.test/\n"
+			  "/refused\t302\t" CLOSED_URL "\n") ||
+	       write_site("redir.test", "meta.html",
+			  "<html><head><meta http-equiv=\"refresh\" content=\"0; "
+			  "url=http://page.test/\"></head><body>meta</body></html>\n") ||
+	       write_site("redir.test", "js.html",
+			  "<html><body>js<script>setTimeout(() => location.replace(\"/old\"), "
+			  "200);</script></body></html>\n") ||
+	       write_site("redir.test", "push.html",
+			  "<html><body>push<script>history.pushState({}, \"\", "
+			  "\"/pushed\");</script></body></html>\n");
 }
 
 static int wait_file(const char *path)
@@ -423,13 +572,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_page),         cmocka_unit_test(test_group_tabs),
-	    cmocka_unit_test(test_redirect),     cmocka_unit_test(test_refused_bulk),
+	    cmocka_unit_test(test_redirect),     cmocka_unit_test(test_document_redirects),
+	    cmocka_unit_test(test_refused_bulk), cmocka_unit_test(test_bulk_five),
 	    cmocka_unit_test(test_unresolvable), cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_download),
 	};
 
 	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */
 		cmocka_set_test_filter(getenv("CAPTURE_TEST_FILTER"));
+	if (getenv("CAPTURE_TEST_DEBUG")) /* the driver's steps on stderr */
+		log_set_level(LOG_LEVEL_DEBUG);
 	if (geteuid() != 0) {
 		print_message("[  SKIPPED ] test_firefox_driver: needs root (sandbox, sensor)\n");
 		return 0;

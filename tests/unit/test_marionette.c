@@ -14,11 +14,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,7 +31,10 @@
 #include "client/apps/driver.h"
 #include "client/apps/firefox.h"
 #include "client/apps/marionette.h"
+#include "common/log.h"
 #include "common/protocol.h"
+#include "common/util.h"
+#include "guest/netns.h"
 
 #define GREETING "{\"applicationType\":\"gecko\",\"marionetteProtocol\":3}"
 
@@ -396,6 +403,223 @@ static void test_nav_errors(void **state)
 	expect_nav(NULL, NULL, false, 0, 0, "");
 }
 
+static void test_url_navigable(void **state)
+{
+	static const char *const ok[] = {
+	    "http://a/", "HTTPS://a/",         "  http://a/", "file:///tmp/x", "blob:http://a/1",
+	    "data:,hi",  "javascript:void(0)", "about:blank", "about:blank#x", "about:blank?q",
+	    "http:a",
+	};
+	static const char *const refused[] = {
+	    "chrome://browser/content/browser.xhtml",
+	    "resource://gre/modules/Services.sys.mjs",
+	    "about:config",
+	    "about:blankx",
+	    "moz-extension://x/",
+	    "view-source:http://a/",
+	    "jar:file:///x!/y",
+	    "httpx://a/",
+	    "no scheme",
+	    "",
+	    ":",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_true(firefox_url_navigable(ok[i]));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (firefox_url_navigable(refused[i]))
+			fail_msg("navigable: %s", refused[i]);
+	}
+}
+
+/* Parses TEXT (JSON) as a log answer up to UNTIL; the return code. */
+static int parse_docs(const char *text, uint64_t until, struct firefox_docs *out,
+		      const char **reason, json_t **keep)
+{
+	json_error_t jerr;
+
+	*keep = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+			   &jerr); /* NUL: the parser checks too */
+	assert_non_null(*keep);
+	return firefox_docs_parse(*keep, until, out, reason);
+}
+
+static void test_docs_parse(void **state)
+{
+	struct firefox_docs d;
+	const char *why;
+	json_t *j;
+
+	(void)state;
+	/* two HTTP redirects, the document, then a meta refresh to another one */
+	assert_int_equal(
+	    parse_docs("{\"docs\":[[\"http://a/old\",301,10],[\"http://a/hop\",302,10],"
+		       "[\"http://b/\",200,10],[\"http://c/\",200,20]],"
+		       "\"pending\":[],\"dropped\":0}",
+		       100, &d, &why, &j),
+	    0);
+	assert_true(d.committed);
+	assert_int_equal(d.n, 4);
+	assert_string_equal(d.v[0].url, "http://a/old");
+	assert_int_equal(d.v[0].status, 301);
+	assert_int_equal(d.v[1].status, 302);
+	assert_string_equal(d.v[3].url, "http://c/");
+	assert_int_equal(d.v[3].status, 200);
+	assert_int_equal(d.dropped, 0);
+	/* the visit ended at 15: the later document is not its own */
+	assert_int_equal(firefox_docs_parse(j, 15, &d, &why), 0);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.v[2].url, "http://b/");
+	json_decref(j);
+
+	/* statuses out of range are unknown (0); the dropped count is passed on */
+	assert_int_equal(parse_docs("{\"docs\":[[\"http://a/\",99,1],[\"http://b/\",600,1],"
+				    "[\"about:blank\",0,1]],\"pending\":[[\"http://z/\",302,1]],"
+				    "\"dropped\":7}",
+				    1, &d, &why, &j),
+			 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(d.v[0].status, 0);
+	assert_int_equal(d.v[1].status, 0);
+	assert_int_equal(d.dropped, 7);
+	assert_true(d.committed); /* pending counts only when nothing was shown */
+	json_decref(j);
+
+	/* nothing shown: the redirects under way, not the download that never showed */
+	assert_int_equal(parse_docs("{\"docs\":[],\"pending\":[[\"http://a/\",302,1],"
+				    "[\"http://b/\",307,2],[\"http://f/x.bin\",200,3],"
+				    "[\"http://late/\",301,50]],\"dropped\":0}",
+				    10, &d, &why, &j),
+			 0);
+	assert_false(d.committed);
+	assert_int_equal(d.n, 2);
+	assert_string_equal(d.v[1].url, "http://b/");
+	assert_int_equal(d.v[1].status, 307);
+	json_decref(j);
+
+	/* an empty log: nothing to say, but not an error */
+	assert_int_equal(parse_docs("{\"docs\":[],\"pending\":[],\"dropped\":0}", 1, &d, &why, &j),
+			 0);
+	assert_false(d.committed);
+	assert_int_equal(d.n, 0);
+	json_decref(j);
+
+	/* a huge dropped count is capped, never wraps */
+	assert_int_equal(parse_docs("{\"docs\":[],\"pending\":[],\"dropped\":9007199254740993}", 1,
+				    &d, &why, &j),
+			 0);
+	assert_int_equal(d.dropped, INT_MAX);
+	json_decref(j);
+}
+
+/* TEXT is refused as a log answer. */
+static void expect_refused(const char *text)
+{
+	struct firefox_docs d;
+	const char *why = NULL;
+	json_t *j;
+
+	if (parse_docs(text, UINT64_MAX, &d, &why, &j) != -1)
+		fail_msg("accepted: %.200s", text);
+	assert_non_null(why);
+	assert_int_equal(d.n, 0);
+	json_decref(j);
+}
+
+/* A list of N copies of ENTRY as a log answer's "docs". */
+static char *docs_of(size_t n, const char *entry)
+{
+	size_t len = 64 + n * (strlen(entry) + 1);
+	char *s = malloc(len), *p = s;
+
+	assert_non_null(s);
+	p += sprintf(p, "{\"pending\":[],\"dropped\":0,\"docs\":[");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", entry);
+	sprintf(p, "]}");
+	return s;
+}
+
+/* ["http://aaa...",200,1] with a URL of LEN bytes. */
+static char *long_entry(size_t len)
+{
+	size_t size = len + 16;
+	char *e = malloc(size);
+
+	assert_non_null(e);
+	assert_true(len >= 7);
+	snprintf(e, size, "[\"http://%0*d\",200,1]", (int)(len - 7), 0);
+	memset(e + 9, 'a', len - 7); /* the URL: "http://" and LEN - 7 letters */
+	return e;
+}
+
+/* A hostile or broken browser: every malformed answer is refused as a whole. */
+static void test_docs_parse_hostile(void **state)
+{
+	char *text, *url;
+
+	(void)state;
+	expect_refused("null");
+	expect_refused("[]");
+	expect_refused("\"docs\"");
+	expect_refused("{\"docs\":[],\"pending\":[]}");
+	expect_refused("{\"docs\":[],\"pending\":[],\"dropped\":-1}");
+	expect_refused("{\"docs\":[],\"pending\":[],\"dropped\":\"1\"}");
+	expect_refused("{\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":{},\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",200]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",200,1,4]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[\"http://a/\"],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[1,200,1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"\",200,1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",\"200\",1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",200.5,1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",200,-1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\",200,null]],\"pending\":[],\"dropped\":0}");
+	/* a URL that could forge a line downstream, or hide a tail behind a NUL */
+	expect_refused("{\"docs\":[[\"http://a/\\n<x>\",200,1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\\u007f\",200,1]],\"pending\":[],\"dropped\":0}");
+	expect_refused("{\"docs\":[[\"http://a/\\u0000b\",200,1]],\"pending\":[],\"dropped\":0}");
+	/* a malformed pending entry spoils the answer even when documents were shown */
+	expect_refused("{\"docs\":[[\"http://a/\",200,1]],\"pending\":[[\"x\"]],\"dropped\":0}");
+	/* more entries than the log keeps */
+	text = docs_of(FIREFOX_MAX_DOCS, "[\"http://a/\",302,1]");
+	{
+		struct firefox_docs d;
+		const char *why;
+		json_t *j;
+
+		assert_int_equal(parse_docs(text, 1, &d, &why, &j), 0);
+		assert_int_equal(d.n, FIREFOX_MAX_DOCS);
+		json_decref(j);
+	}
+	free(text);
+	text = docs_of(FIREFOX_MAX_DOCS + 1, "[\"http://a/\",302,1]");
+	expect_refused(text);
+	free(text);
+	/* a URL as long as the client takes is kept, one byte more and the answer is refused */
+	url = long_entry(APPS_MAX_URL);
+	text = docs_of(1, url);
+	{
+		struct firefox_docs d;
+		const char *why;
+		json_t *j;
+
+		assert_int_equal(parse_docs(text, 1, &d, &why, &j), 0);
+		assert_int_equal(strlen(d.v[0].url), APPS_MAX_URL);
+		json_decref(j);
+	}
+	free(text);
+	free(url);
+	url = long_entry(APPS_MAX_URL + 1);
+	text = docs_of(1, url);
+	expect_refused(text);
+	free(text);
+	free(url);
+}
+
 static void test_user_js(void **state)
 {
 	const char *js = firefox_user_js(), *p = js;
@@ -416,6 +640,8 @@ static void test_user_js(void **state)
 	assert_non_null(strstr(
 	    js, "user_pref(\"services.settings.server\", \"data:,#remote-settings-dummy/v1\");"));
 	assert_non_null(strstr(js, "user_pref(\"browser.download.useDownloadDir\", true);"));
+	/* no GMP (Widevine) check at update.googleapis.com 10 s after start-up */
+	assert_non_null(strstr(js, "user_pref(\"media.gmp-manager.updateEnabled\", false);"));
 	assert_null(strstr(js, "marionette.port")); /* the launch script adds it per browser */
 }
 
@@ -519,7 +745,8 @@ static void test_launch_script(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	slurp(out, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "1 --headless --no-remote --marionette --profile "));
+	assert_non_null(strstr(
+	    buf, "1 --headless --no-remote --marionette --remote-allow-system-access --profile "));
 	assert_non_null(strstr(buf, d->launch.argv[6]));
 	assert_non_null(strstr(buf, d->launch.argv[7]));
 	for (int i = 0; i < 2; i++) {
@@ -543,6 +770,488 @@ static void test_launch_script(void **state)
 	rmdir(dir);
 }
 
+/* ---- the driver against a fake browser ---- */
+
+/*
+ * A fake Marionette on 127.0.0.1:2828 of a network namespace of its own
+ * (a child holds it; the driver joins it as it joins a guest's): it plays
+ * a browser with the scripted answers below, tracks the context that
+ * Marionette:SetContext chose, and records every command.
+ */
+struct fakebr {
+	uv_loop_t loop;
+	pid_t ns_pid;
+	int listener, peer;
+	char *in; /* unparsed input */
+	size_t in_len;
+	bool chrome;         /* the session's context */
+	bool refuse_chrome;  /* answer SetContext chrome like a browser without system access */
+	bool stall_install;  /* never answer the log's install script (a hung browser) */
+	const char *logs[4]; /* the log read's value for tab-1.. (JSON); NULL = a script error */
+	const char *current_url; /* WebDriver:GetCurrentURL */
+	unsigned tabs;
+	char calls[2048];   /* "Name[:detail] " per command */
+	unsigned misplaced; /* commands sent in the wrong context */
+	struct driver *d;   /* the visit's driver, freed by the test or its teardown */
+	bool done;
+};
+
+#define FAKE_IN_MAX (1u << 20)
+
+/* Answers ID with RESULT (stolen) or, if KIND, with that error. */
+static void fake_reply(struct fakebr *f, json_int_t id, const char *kind, json_t *result)
+{
+	json_t *msg = kind ? json_pack("[i,I,{s:s,s:s},n]", 1, id, "error", kind, "message",
+				       "fake browser says no")
+			   : json_pack("[i,I,n,o]", 1, id, result);
+	char *text = json_dumps(msg, JSON_COMPACT);
+	char head[32];
+	int n = snprintf(head, sizeof(head), "%zu:", strlen(text));
+
+	assert_int_equal(write(f->peer, head, (size_t)n), n);
+	assert_int_equal(write(f->peer, text, strlen(text)), (ssize_t)strlen(text));
+	free(text);
+	json_decref(msg);
+}
+
+static void fake_call(struct fakebr *f, const char *name, const char *detail)
+{
+	size_t len = strlen(f->calls);
+
+	snprintf(f->calls + len, sizeof(f->calls) - len, "%s%s%s ",
+		 name + (name[0] == 'W' ? 10 : 11), detail[0] ? ":" : "", detail);
+}
+
+/* The answer to a script: the log's install and read in chrome, the status in content. */
+static void fake_script(struct fakebr *f, json_int_t id, const json_t *params)
+{
+	const char *script = json_string_value(json_object_get(params, "script"));
+	const char *handle = json_string_value(json_array_get(json_object_get(params, "args"), 0));
+	bool install = strstr(script, "captureNavLog = tabs") != NULL;
+	bool read = strstr(script, "NavigableManager") != NULL;
+	json_error_t jerr;
+	unsigned tab;
+
+	fake_call(f, "WebDriver:ExecuteScript", install ? "install" : read ? "read" : "status");
+	if ((install || read) != f->chrome) {
+		f->misplaced++;
+		fake_reply(f, id, "javascript error", NULL);
+	} else if (install) {
+		if (!f->stall_install)
+			fake_reply(f, id, NULL, json_pack("{s:b}", "value", 1));
+	} else if (!read) {
+		fake_reply(f, id, NULL, json_pack("{s:[i,i]}", "value", 200, 0));
+	} else if (!handle || sscanf(handle, "tab-%u", &tab) != 1 || tab < 1 || tab > 4 ||
+		   !f->logs[tab - 1]) {
+		fake_reply(f, id, "javascript error", NULL);
+	} else {
+		json_t *v = json_loads(f->logs[tab - 1], JSON_DECODE_ANY, &jerr);
+
+		assert_non_null(v);
+		fake_reply(f, id, NULL, json_pack("{s:o}", "value", v));
+	}
+}
+
+static void fake_command(struct fakebr *f, const json_t *msg)
+{
+	json_int_t id = json_integer_value(json_array_get(msg, 1));
+	const char *name = json_string_value(json_array_get(msg, 2));
+	const json_t *params = json_array_get(msg, 3);
+	const char *value = json_string_value(json_object_get(params, "value"));
+	char handle[16];
+
+	assert_non_null(name);
+	if (strcmp(name, "WebDriver:ExecuteScript") == 0) {
+		fake_script(f, id, params);
+		return;
+	}
+	fake_call(f, name, value && strcmp(name, "Marionette:SetContext") == 0 ? value : "");
+	if (strcmp(name, "WebDriver:NewSession") == 0) {
+		fake_reply(f, id, NULL, json_pack("{s:s,s:{}}", "sessionId", "s", "capabilities"));
+	} else if (strcmp(name, "WebDriver:GetWindowHandle") == 0) {
+		fake_reply(f, id, NULL, json_pack("{s:s}", "value", "tab-1"));
+	} else if (strcmp(name, "Marionette:SetContext") == 0) {
+		if (value && strcmp(value, "chrome") == 0 && f->refuse_chrome) {
+			fake_reply(f, id, "unsupported operation", NULL);
+			return;
+		}
+		f->chrome = value && strcmp(value, "chrome") == 0;
+		fake_reply(f, id, NULL, json_pack("{s:n}", "value"));
+	} else if (strcmp(name, "WebDriver:NewWindow") == 0) {
+		snprintf(handle, sizeof(handle), "tab-%u", ++f->tabs);
+		fake_reply(f, id, NULL, json_pack("{s:s,s:s}", "handle", handle, "type", "tab"));
+	} else if (strcmp(name, "WebDriver:Navigate") == 0 ||
+		   strcmp(name, "WebDriver:SwitchToWindow") == 0 ||
+		   strcmp(name, "WebDriver:GetCurrentURL") == 0) {
+		f->misplaced += f->chrome; /* content commands: never in the chrome context */
+		fake_reply(f, id, NULL,
+			   json_pack("{s:s?}", "value", name[10] == 'G' ? f->current_url : NULL));
+	} else {
+		fake_reply(f, id, "unknown command", NULL);
+	}
+}
+
+static void fake_send_greeting(struct fakebr *f)
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "%zu:%s", strlen(GREETING), GREETING);
+
+	assert_int_equal(write(f->peer, buf, (size_t)n), n);
+}
+
+/* Accepts the driver, reads what it sent and answers every complete command. */
+static void fake_pump(struct fakebr *f)
+{
+	size_t off = 0, hdr, body;
+	const char *why;
+	ssize_t n;
+
+	if (f->peer < 0) {
+		f->peer = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
+		if (f->peer >= 0)
+			fake_send_greeting(f);
+		return;
+	}
+	n = recv(f->peer, f->in + f->in_len, FAKE_IN_MAX - f->in_len, MSG_DONTWAIT);
+	if (n <= 0)
+		return;
+	f->in_len += (size_t)n;
+	while (marionette_frame(f->in + off, f->in_len - off, FAKE_IN_MAX, &hdr, &body, &why) ==
+	       1) {
+		json_error_t jerr;
+		json_t *msg = json_loadb(f->in + off + hdr, body, 0, &jerr);
+
+		assert_non_null(msg);
+		fake_command(f, msg);
+		json_decref(msg);
+		off += hdr + body;
+	}
+	memmove(f->in, f->in + off, f->in_len - off);
+	f->in_len -= off;
+}
+
+static void fake_done(struct driver *d, void *arg)
+{
+	struct fakebr *f = arg;
+
+	(void)d;
+	f->done = true;
+}
+
+/* A child in a fresh network namespace, its loopback up, a listener on its 127.0.0.1:2828. */
+static int fake_open(struct fakebr *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(MARIONETTE_PORT_DEFAULT)};
+	char path[64], err[256], c = 'n';
+	int sync[2], nsfd;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return -1;
+	f->ns_pid = fork();
+	if (f->ns_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+		if (write(sync[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(sync[1]);
+	if (f->ns_pid < 0 || read(sync[0], &c, 1) != 1 || c != 'y') {
+		close(sync[0]);
+		return -1;
+	}
+	close(sync[0]);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)f->ns_pid);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || net_loopback_up(nsfd, err, sizeof(err)) < 0) {
+		if (nsfd >= 0)
+			close(nsfd);
+		return -1;
+	}
+	f->listener =
+	    net_socket_in(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err, sizeof(err));
+	close(nsfd);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (f->listener < 0 || bind(f->listener, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(f->listener, 4) < 0)
+		return -1;
+	return 0;
+}
+
+static int fake_setup(void **state)
+{
+	struct fakebr *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	*state = f;
+	f->peer = f->listener = -1;
+	f->tabs = 1; /* tab-1 is the first tab, new ones are tab-2, ... */
+	f->in = malloc(FAKE_IN_MAX);
+	if (!f->in || uv_loop_init(&f->loop) != 0)
+		return -1;
+	if (geteuid() != 0)
+		return 0; /* the test skips: a network namespace needs root */
+	return fake_open(f);
+}
+
+static int fake_teardown(void **state)
+{
+	struct fakebr *f = *state;
+
+	if (f->d) { /* a failed test left it */
+		driver_free(f->d);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+	}
+	if (f->peer >= 0)
+		close(f->peer);
+	if (f->listener >= 0)
+		close(f->listener);
+	if (f->ns_pid > 0 && kill(f->ns_pid, SIGKILL) == 0)
+		waitpid(f->ns_pid, NULL, 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f->in);
+	free(f);
+	log_init("test_marionette", LOG_LEVEL_WARN, NULL);
+	return 0;
+}
+
+/* Visits URLS in tabs with the driver against F; the driver, done (free it). */
+static struct driver *fake_visit(struct fakebr *f, const char *const *urls, size_t n)
+{
+	struct driver_callbacks cb = {.on_done = fake_done, .arg = f};
+	struct driver_visit v = {.urls = urls,
+				 .n_urls = n,
+				 .visit_time_s = 1,
+				 .page_timeout_s = 5,
+				 .layout = DRIVER_LAYOUT_TABS,
+				 .tag = "fake"};
+	struct driver *d = NULL;
+	char err[256];
+
+	assert_int_equal(driver_new(&f->loop, "firefox", &v, &cb, &d, err, sizeof(err)), 0);
+	f->d = d;
+	assert_int_equal(driver_start(d, f->ns_pid, err, sizeof(err)), 0);
+	for (int i = 0; i < 20000 && !f->done; i++) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		fake_pump(f);
+		usleep(1000);
+	}
+	print_message("  commands: %s\n", f->calls);
+	assert_true(f->done);
+	return d;
+}
+
+static void fake_end(struct fakebr *f, struct driver *d)
+{
+	driver_free(d);
+	f->d = NULL;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+/* URL I's hops as "url status;" each. */
+static const char *hops_of(const struct driver *d, size_t i, char *buf, size_t len)
+{
+	const struct driver_result *r = driver_result(d, i);
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < r->n_hops && used < len; k++) {
+		int n =
+		    snprintf(buf + used, len - used, "%s %d;", r->hops[k].url, r->hops[k].status);
+
+		used += n > 0 ? (size_t)n : 0;
+	}
+	return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* Logs into a temporary file from now on; its stream. */
+static FILE *log_to_file(void)
+{
+	FILE *fp = tmpfile();
+
+	assert_non_null(fp);
+	log_init("test_marionette", LOG_LEVEL_WARN, fp);
+	return fp;
+}
+
+static void slurp_stream(FILE *fp, char *buf, size_t len)
+{
+	size_t n;
+
+	fflush(fp);
+	rewind(fp);
+	n = fread(buf, 1, len - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/*
+ * The log gives each tab's chain: HTTP redirects with their codes, a
+ * script-replaced document with its status, a later document cut off by
+ * the visit's end; it is installed before the first navigation, read after
+ * the last URL ended, and no content command is ever sent in the chrome
+ * context.  A chrome:// URL is never navigated to.
+ */
+static void test_driver_chain(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/old", "http://c/",
+			      "chrome://browser/content/browser.xhtml"};
+	unsigned long long now = util_now_real_ns() / 1000000;
+	char log1[512], log2[512], hops[512];
+	const struct driver_result *r;
+	struct driver *d;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(
+	    log1, sizeof(log1),
+	    "{\"docs\":[[\"http://a/old\",301,%llu],[\"http://a/hop\",302,%llu],"
+	    "[\"http://b/\",200,%llu],[\"http://late/\",200,%llu]],\"pending\":[],\"dropped\":0}",
+	    now, now, now, now + 3600ULL * 1000);
+	snprintf(log2, sizeof(log2),
+		 "{\"docs\":[[\"http://c/\",200,%llu],[\"about:blank\",0,%llu]],\"pending\":[],"
+		 "\"dropped\":2}",
+		 now, now);
+	f->logs[0] = log1;
+	f->logs[1] = log2;
+	f->logs[2] = "{\"docs\":[],\"pending\":[],\"dropped\":0}";
+	f->current_url = "http://pushed/"; /* what the tab says (pushState): the log wins */
+	d = fake_visit(f, urls, 3);
+	r = driver_result(d, 0);
+	assert_int_equal(r->major, 0);
+	assert_string_equal(hops_of(d, 0, hops, sizeof(hops)),
+			    "http://a/old 301;http://a/hop 302;");
+	assert_string_equal(r->final_url, "http://b/");
+	assert_int_equal(r->status, 200);
+	r = driver_result(d, 1);
+	assert_string_equal(hops_of(d, 1, hops, sizeof(hops)), "http://c/ 200;");
+	assert_string_equal(r->final_url, "about:blank");
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->hops_dropped, 2);
+	r = driver_result(d, 2);
+	assert_int_equal(r->major, PROTO_ERR_INVALID_URL);
+	assert_int_equal(r->n_hops, 0);
+	assert_int_equal(count(f->calls, "Navigate"), 2);
+	assert_memory_equal(
+	    f->calls,
+	    "NewSession GetWindowHandle SetContext:chrome ExecuteScript:install "
+	    "SetContext:content Navigate ",
+	    strlen("NewSession GetWindowHandle SetContext:chrome ExecuteScript:install "
+		   "SetContext:content Navigate "));
+	/* the reads come last, after one switch to the chrome context */
+	assert_true(ends_with(f->calls, "SetContext:chrome ExecuteScript:read ExecuteScript:read "
+					"ExecuteScript:read "));
+	assert_int_equal(count(f->calls, "SetContext"), 3);
+	assert_int_equal(f->misplaced, 0);
+	fake_end(f, d);
+}
+
+/* A browser without system access: requested -> final URL, and a log line says why. */
+static void test_driver_no_chrome(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/old"};
+	char hops[512], log[2048];
+	const struct driver_result *r;
+	struct driver *d;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		skip();
+	fp = log_to_file();
+	f->refuse_chrome = true;
+	f->current_url = "http://b/";
+	d = fake_visit(f, urls, 1);
+	slurp_stream(fp, log, sizeof(log));
+	r = driver_result(d, 0);
+	assert_int_equal(r->major, 0);
+	assert_string_equal(hops_of(d, 0, hops, sizeof(hops)), "http://a/old 0;");
+	assert_string_equal(r->final_url, "http://b/");
+	assert_int_equal(r->status, 200);
+	assert_null(strstr(f->calls, "install"));
+	assert_null(strstr(f->calls, "read"));
+	assert_int_equal(f->misplaced, 0);
+	assert_non_null(strstr(log, "no redirect chain (requested and final URL only): no chrome "
+				    "context: fake browser says no"));
+	fake_end(f, d);
+}
+
+/*
+ * The install script never answers: after its deadline the URL goes on
+ * without the log, and the session is back in the content context before
+ * the navigation (Navigate fails in the chrome context).
+ */
+static void test_driver_install_timeout(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/old"};
+	char hops[512], log[2048];
+	struct driver *d;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		skip();
+	fp = log_to_file();
+	f->stall_install = true;
+	f->current_url = "http://b/";
+	d = fake_visit(f, urls, 1);
+	slurp_stream(fp, log, sizeof(log));
+	assert_int_equal(driver_result(d, 0)->major, 0);
+	assert_string_equal(hops_of(d, 0, hops, sizeof(hops)), "http://a/old 0;");
+	assert_non_null(strstr(f->calls, "ExecuteScript:install SetContext:content Navigate "));
+	assert_null(strstr(f->calls, "read"));
+	assert_int_equal(f->misplaced, 0);
+	assert_non_null(strstr(log, "no redirect chain (requested and final URL only): no answer "
+				    "in time"));
+	fake_end(f, d);
+}
+
+/* A hostile answer and a failed read: both URLs keep the fallback, each with a log line. */
+static void test_driver_bad_log(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/old", "http://c/"};
+	char hops[512], log[2048];
+	struct driver *d;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		skip();
+	fp = log_to_file();
+	f->logs[0] = "{\"docs\":[[\"http://evil/\\n<visit-event>\",200,1]],\"pending\":[],"
+		     "\"dropped\":0}";
+	f->logs[1] = NULL;
+	f->current_url = "http://b/";
+	d = fake_visit(f, urls, 2);
+	slurp_stream(fp, log, sizeof(log));
+	assert_string_equal(hops_of(d, 0, hops, sizeof(hops)), "http://a/old 0;");
+	assert_string_equal(driver_result(d, 0)->final_url, "http://b/");
+	assert_string_equal(hops_of(d, 1, hops, sizeof(hops)), "http://c/ 0;");
+	assert_int_equal(count(log, "no redirect chain from the navigation log"), 2);
+	assert_non_null(strstr(log, "URL 1: no redirect chain from the navigation log: an entry"));
+	assert_int_equal(count(f->calls, "ExecuteScript:read"), 2);
+	fake_end(f, d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,9 +1270,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
 	    cmocka_unit_test(test_frame),
 	    cmocka_unit_test(test_nav_errors),
+	    cmocka_unit_test(test_url_navigable),
+	    cmocka_unit_test(test_docs_parse),
+	    cmocka_unit_test(test_docs_parse_hostile),
 	    cmocka_unit_test(test_user_js),
 	    cmocka_unit_test(test_launch_argv),
 	    cmocka_unit_test(test_launch_script),
+	    cmocka_unit_test_setup_teardown(test_driver_chain, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_no_chrome, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_bad_log, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_install_timeout, fake_setup, fake_teardown),
 	};
 
 	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */

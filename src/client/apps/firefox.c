@@ -12,7 +12,8 @@
  * CONNECT_RETRY_MS until Marionette listens (FIREFOX_START_S at most);
  * WebDriver:NewSession (page load strategy "normal", page-load timeout =
  * the page timeout); then per URL, one after another on the connection
- * (Marionette runs one command at a time): a new tab for every URL but the
+ * (the next command after the previous reply: the current tab and the
+ * context belong to the session): a new tab for every URL but the
  * first (WebDriver:NewWindow, WebDriver:SwitchToWindow), WebDriver:Navigate
  * (its reply comes after the load event, or with the error page or the
  * timeout), WebDriver:GetCurrentURL (the final URL) and, for a loaded page,
@@ -20,11 +21,23 @@
  * Marionette sandbox, so the page's own scripts cannot fake it).  A loaded
  * page then stays visit_time_s in its tab while the next URL loads in the
  * next tab.  Every step has a deadline; a late reply is ignored.
+ *
+ * The redirect chain: Marionette has no network events, so right after the
+ * session the driver installs a navigation log in the browser's chrome
+ * (privileged) context (NAV_LOG_INSTALL: an HTTP response observer and a
+ * tabs progress listener, out of reach of any page).  When every URL of a
+ * browser has ended, the driver reads each tab's log (NAV_LOG_READ), keeps
+ * what happened until that URL's end, and rebuilds the URL's hops and final
+ * document from it.  The final URL and status from the steps above are
+ * then only the fallback: when the log cannot be installed or read, the
+ * chain is "requested URL -> final URL" with status 0, and a log line says
+ * why.  docs/firefox.md "Redirect chain".
  */
 #include "client/apps/firefox.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,18 +65,100 @@
  * stops the crash helper (a daemon outliving the browser, and reports to
  * Mozilla).  The browsers are children, never exec'd: the shell is the
  * group's launcher (its own records are plumbing), a browser is watched.
+ * --remote-allow-system-access lets Marionette run the driver's navigation
+ * log in the chrome context (docs/firefox.md has why that is safe).
  */
 #define LAUNCH_SCRIPT                                                                              \
 	"u=$1; f=$2; shift 2; export MOZ_REMOTE_SETTINGS_DEVTOOLS=1 MOZ_CRASHREPORTER_DISABLE=1; " \
 	"/bin/mkdir -p -m 700 -- \"$@\" || exit 1; n=2828; for p do "                              \
 	"printf '%s\\nuser_pref(\"marionette.port\", %d);\\n' \"$u\" \"$n\" > \"$p/user.js\" "     \
-	"|| exit 1; \"$f\" --headless --no-remote --marionette --profile \"$p\" about:blank & "    \
+	"|| exit 1; \"$f\" --headless --no-remote --marionette --remote-allow-system-access "      \
+	"--profile \"$p\" about:blank & "                                                          \
 	"n=$((n + 1)); done; wait"
 
 /* In the Marionette sandbox "capture": the page cannot replace performance.* there. */
 #define STATUS_SCRIPT                                                                              \
 	"const e = performance.getEntriesByType(\"navigation\")[0]; "                              \
 	"return e ? [e.responseStatus, e.redirectCount] : null;"
+
+/*
+ * The navigation log, installed once per browser in the chrome context
+ * (arguments: FIREFOX_MAX_DOCS, APPS_MAX_URL, FIREFOX_MAX_TABS).  Per tab
+ * (browserId): "pending", the HTTP responses of top-level document loads
+ * (redirects included) not shown yet, and "docs", the documents shown, each
+ * with the chain that led to it, stamped with the time it was shown.  A
+ * response that was not a redirect and was not shown (a download, a 204)
+ * is dropped when the next one comes.  A shown document that does not
+ * match the last response (not HTTP, an error page) is added with status 0.
+ * Same-document changes (pushState, fragments) are not documents.  Lists
+ * are bounded: past the limit the last entry is replaced and counted.  The
+ * log lives on the browser window's chrome global, which no page reaches.
+ */
+#define NAV_LOG_INSTALL                                                                            \
+	"const [maxDocs, maxUrl, maxTabs] = arguments;"                                            \
+	"if (window.captureNavLog) return true;"                                                   \
+	"const tabs = new Map(), WPL = Ci.nsIWebProgressListener;"                                 \
+	"const redirect = s => [301, 302, 303, 307, 308].includes(s);"                             \
+	"const cut = u => (u.length > maxUrl ? u.substring(0, maxUrl) : u);"                       \
+	"const tab = id => {"                                                                      \
+	"  let t = tabs.get(id);"                                                                  \
+	"  if (!t && id && tabs.size < maxTabs) {"                                                 \
+	"    t = {docs: [], pending: [], dropped: 0};"                                             \
+	"    tabs.set(id, t);"                                                                     \
+	"  }"                                                                                      \
+	"  return t;"                                                                              \
+	"};"                                                                                       \
+	"const add = (t, list, e) => {"                                                            \
+	"  if (list.length < maxDocs) list.push(e);"                                               \
+	"  else { list[list.length - 1] = e; t.dropped++; }"                                       \
+	"};"                                                                                       \
+	"const observer = { observe(subject) { try {"                                              \
+	"  const ch = subject.QueryInterface(Ci.nsIHttpChannel);"                                  \
+	"  if (ch.loadInfo.externalContentPolicyType !== Ci.nsIContentPolicy.TYPE_DOCUMENT)"       \
+	"    return;"                                                                              \
+	"  const t = tab(ch.browserId);"                                                           \
+	"  if (!t) return;"                                                                        \
+	"  const last = t.pending[t.pending.length - 1];"                                          \
+	"  if (last && !redirect(last[1])) t.pending = [];"                                        \
+	"  let status = 0;"                                                                        \
+	"  try { status = ch.responseStatus; } catch (e) {}"                                       \
+	"  add(t, t.pending, [cut(ch.URI.spec), status, Date.now()]);"                             \
+	"} catch (e) {} } };"                                                                      \
+	"for (const topic of ['http-on-examine-response', 'http-on-examine-cached-response',"      \
+	"    'http-on-examine-merged-response'])"                                                  \
+	"  Services.obs.addObserver(observer, topic);"                                             \
+	"gBrowser.addTabsProgressListener({"                                                       \
+	"  onLocationChange(browser, progress, request, location, flags) { try {"                  \
+	"    if (!progress.isTopLevel || flags & WPL.LOCATION_CHANGE_SAME_DOCUMENT) return;"       \
+	"    const t = tab(browser.browserId);"                                                    \
+	"    if (!t) return;"                                                                      \
+	"    const url = cut(location.spec), now = Date.now(), p = t.pending;"                     \
+	"    const last = p[p.length - 1];"                                                        \
+	"    if (!last || last[0] !== url || flags & WPL.LOCATION_CHANGE_ERROR_PAGE) {"            \
+	"      if (last && !redirect(last[1])) p.pop();"                                           \
+	"      p.push([url, 0, now]);"                                                             \
+	"    }"                                                                                    \
+	"    for (const e of p) add(t, t.docs, [e[0], e[1], now]);"                                \
+	"    t.pending = [];"                                                                      \
+	"  } catch (e) {} }"                                                                       \
+	"});"                                                                                      \
+	"window.captureNavLog = tabs;"                                                             \
+	"return true;"
+
+/*
+ * One tab's log (argument: its Marionette window handle, which Marionette's
+ * own NavigableManager maps to the tab's browser); null if there is no log
+ * or no such tab.
+ */
+#define NAV_LOG_READ                                                                               \
+	"const [handle] = arguments, tabs = window.captureNavLog;"                                 \
+	"const {NavigableManager} = ChromeUtils.importESModule("                                   \
+	"  'chrome://remote/content/shared/NavigableManager.sys.mjs');"                            \
+	"const browser = NavigableManager.getBrowserById(handle);"                                 \
+	"if (!tabs || !browser) return null;"                                                      \
+	"const t = tabs.get(browser.browserId);"                                                   \
+	"return t ? {docs: t.docs, pending: t.pending, dropped: t.dropped}"                        \
+	"         : {docs: [], pending: [], dropped: 0};"
 
 /*
  * The quiet profile (docs/firefox.md has the reason for each line): no
@@ -124,6 +219,7 @@ static const char user_js[] =
     "user_pref(\"extensions.systemAddon.update.enabled\", false);\n"
     "user_pref(\"media.gmp-manager.url\", \"\");\n"
     "user_pref(\"media.gmp-gmpopenh264.enabled\", false);\n"
+    "user_pref(\"media.gmp-manager.updateEnabled\", false);\n"
     "user_pref(\"general.useragent.updates.enabled\", false);\n"
     "user_pref(\"browser.search.update\", false);\n"
     "user_pref(\"browser.discovery.enabled\", false);\n"
@@ -257,6 +353,112 @@ bool firefox_nav_error(const char *kind, const char *message, uint32_t *major, u
 	return true;
 }
 
+/* ---- URLs and the navigation log's answers ---- */
+
+bool firefox_url_navigable(const char *url)
+{
+	static const char *const schemes[] = {"http", "https", "file",
+					      "blob", "data",  "javascript"};
+	const char *colon;
+	size_t n;
+
+	while (*url == ' ')
+		url++; /* the URL parser skips them, so Marionette's check did */
+	colon = strchr(url, ':');
+	if (!colon)
+		return false;
+	n = (size_t)(colon - url);
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+		if (strlen(schemes[i]) == n && strncasecmp(url, schemes[i], n) == 0)
+			return true;
+	}
+	return n == 5 && strncasecmp(url, "about", 5) == 0 && strncmp(colon + 1, "blank", 5) == 0 &&
+	       (colon[6] == '\0' || colon[6] == '?' || colon[6] == '#');
+}
+
+static bool is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* One [URL,STATUS,MS] entry into DOC and *MS; -1 if it is malformed. */
+static int doc_entry(const json_t *e, struct firefox_doc *doc, uint64_t *ms)
+{
+	const json_t *url = json_array_get(e, 0), *status = json_array_get(e, 1);
+	const json_t *t = json_array_get(e, 2);
+	const char *s = json_string_value(url);
+	size_t len = json_string_length(url);
+	json_int_t code;
+
+	if (json_array_size(e) != 3 || !s || !json_is_integer(status) || !json_is_integer(t) ||
+	    json_integer_value(t) < 0 || len == 0 || len > APPS_MAX_URL || strlen(s) != len)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1; /* never a URL the browser shows; could forge lines downstream */
+	}
+	code = json_integer_value(status);
+	doc->url = s;
+	doc->status = code >= 100 && code <= 599 ? (int)code : 0;
+	*ms = (uint64_t)json_integer_value(t);
+	return 0;
+}
+
+/* LIST's entries up to UNTIL_MS (only redirects if REDIRECTS) into OUT; -1 with *REASON. */
+static int doc_list(const json_t *list, uint64_t until_ms, bool redirects, struct firefox_docs *out,
+		    const char **reason)
+{
+	const json_t *e;
+	size_t i;
+
+	if (!json_is_array(list) || json_array_size(list) > FIREFOX_MAX_DOCS) {
+		*reason = "a list that is missing or longer than the log keeps";
+		return -1;
+	}
+	json_array_foreach(list, i, e)
+	{
+		struct firefox_doc doc;
+		uint64_t ms;
+
+		if (doc_entry(e, &doc, &ms) < 0) {
+			*reason = "an entry that is not [URL, status, time]";
+			return -1;
+		}
+		if (ms <= until_ms && (!redirects || is_redirect(doc.status)))
+			out->v[out->n++] = doc;
+	}
+	return 0;
+}
+
+int firefox_docs_parse(const json_t *value, uint64_t until_ms, struct firefox_docs *out,
+		       const char **reason)
+{
+	const json_t *dropped = json_object_get(value, "dropped");
+	struct firefox_docs pending = {.n = 0};
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	if (!json_is_object(value)) {
+		*reason = "no log for the tab";
+		return -1;
+	}
+	if (!json_is_integer(dropped) || json_integer_value(dropped) < 0) {
+		*reason = "no count of dropped entries";
+		return -1;
+	}
+	if (doc_list(json_object_get(value, "docs"), until_ms, false, out, reason) < 0 ||
+	    doc_list(json_object_get(value, "pending"), until_ms, true, &pending, reason) < 0) {
+		out->n = 0;
+		return -1;
+	}
+	out->committed = out->n > 0;
+	if (!out->committed)
+		*out = pending;
+	out->dropped =
+	    json_integer_value(dropped) > INT_MAX ? INT_MAX : (size_t)json_integer_value(dropped);
+	return 0;
+}
+
 /* ---- the driver's state ---- */
 
 enum ff_step {
@@ -265,7 +467,17 @@ enum ff_step {
 	FF_NAVIGATING,  /* WebDriver:Navigate sent */
 	FF_QUERYING,    /* final URL and status asked for */
 	FF_STAYING,     /* loaded: its visit time runs */
+	FF_ENDED,       /* its visit is over; its tab's log is read when its browser's URLs are */
+	FF_COLLECTING,  /* its tab's log asked for */
 	FF_DONE,
+};
+
+/* The navigation log of one browser. */
+enum ff_log {
+	FF_LOG_OFF = 0,    /* not installed (yet, or it failed): requested -> final URL only */
+	FF_LOG_INSTALLING, /* being installed, before the first URL */
+	FF_LOG_ON,         /* installed: URLs' chains are read once they have all ended */
+	FF_LOG_READING,    /* the tabs' logs are being read */
 };
 
 struct firefox;
@@ -278,6 +490,8 @@ struct ff_url {
 	bool loaded;          /* the load event came (or the server answered) */
 	uint64_t nav_ms;      /* loop time WebDriver:Navigate was sent */
 	uint64_t deadline_ms; /* of the current step */
+	uint64_t end_real_ms; /* CLOCK_REALTIME ms its visit ended: later log entries are not its */
+	char handle[FIREFOX_MAX_HANDLE]; /* its tab's Marionette window handle, "" if unknown */
 };
 
 struct ff_browser {
@@ -288,6 +502,10 @@ struct ff_browser {
 	bool session;      /* WebDriver:NewSession succeeded */
 	uint64_t retry_ms; /* next connect attempt */
 	bool gone;         /* the connection ended after it was up */
+	enum ff_log log;
+	uint64_t log_deadline_ms; /* of the log step under way */
+	uint64_t log_start_ms;    /* loop time the install began */
+	char log_why[160];        /* why installing the log failed, "" if it did not */
 };
 
 struct firefox {
@@ -323,10 +541,51 @@ static void check_all_done(struct firefox *ff)
 	driver_done(&ff->base);
 }
 
-static void url_done(struct ff_url *u)
+/* Without the log: the requested URL is the one hop when the final URL is another. */
+static void fallback_hop(struct ff_url *u)
 {
+	struct driver *d = &u->b->ff->base;
+	const struct driver_result *r = &d->results[u->i];
+	const char *asked = d->visit.urls[u->i];
+	size_t alen = strlen(asked);
+
+	if (!r->final_url || r->n_hops || strcmp(r->final_url, asked) == 0 ||
+	    (strncmp(r->final_url, asked, alen) == 0 && strcmp(r->final_url + alen, "/") == 0))
+		return;
+	if (driver_add_hop(d, u->i, asked, 0) < 0)
+		log_warnx("%s: URL %zu: out of memory for its redirects", tag(u->b->ff), u->i + 1);
+}
+
+/* U is finished; CHAIN: its chain came from the navigation log (else the fallback). */
+static void url_finish(struct ff_url *u, bool chain)
+{
+	if (!chain)
+		fallback_hop(u);
 	u->step = FF_DONE;
 	check_all_done(u->b->ff);
+}
+
+static void log_off(struct ff_browser *b, const char *why)
+{
+	log_warnx("%s: browser on port %u: no redirect chain (requested and final URL only): %s",
+		  tag(b->ff), b->port, why);
+	b->log = FF_LOG_OFF;
+}
+
+static void read_logs(struct ff_browser *b);
+
+/* U's visit is over: its chain is read with its browser's other tabs, or it is finished. */
+static void url_done(struct ff_url *u)
+{
+	struct ff_browser *b = u->b;
+
+	if (b->log != FF_LOG_ON || !b->mn || b->gone) {
+		url_finish(u, false);
+		return;
+	}
+	u->step = FF_ENDED;
+	u->end_real_ms = util_now_real_ns() / 1000000;
+	read_logs(b);
 }
 
 /* URL U failed (a loaded page keeps its outcome); TEXT is cut to MAX_ERROR_TEXT. */
@@ -340,16 +599,17 @@ static void url_fail(struct ff_url *u, uint32_t major, uint32_t minor, const cha
 	url_done(u);
 }
 
-/* Every URL of B that is not done fails with MAJOR. */
+/* Every URL of B that is not done fails with MAJOR; nothing more is sent to B. */
 static void browser_fail(struct ff_browser *b, uint32_t major, const char *why)
 {
+	b->log = FF_LOG_OFF;
 	for (size_t i = b->first; i < b->first + b->n; i++) {
 		struct ff_url *u = &b->ff->urls[i];
 
 		if (u->step == FF_DONE)
 			continue;
-		if (u->step == FF_STAYING) {
-			url_done(u); /* loaded and visited; its stay was cut short */
+		if (u->step == FF_STAYING || u->step == FF_ENDED || u->step == FF_COLLECTING) {
+			url_finish(u, false); /* visited; its stay cut short or its log not read */
 			continue;
 		}
 		log_warnx("%s: URL %zu: %s", tag(b->ff), i + 1, why);
@@ -358,6 +618,129 @@ static void browser_fail(struct ff_browser *b, uint32_t major, const char *why)
 }
 
 static void start_next(struct ff_browser *b);
+
+/* ---- the navigation log: reading it ---- */
+
+/* Rebuilds U's chain from its tab's documents. */
+static void apply_docs(struct ff_url *u, const struct firefox_docs *docs)
+{
+	struct driver *d = &u->b->ff->base;
+	size_t hops = docs->committed ? docs->n - 1 : docs->n; /* committed: n >= 1 */
+	int rc = 0;
+
+	d->results[u->i].hops_dropped += docs->dropped;
+	for (size_t k = 0; k < hops; k++)
+		rc |= driver_add_hop(d, u->i, docs->v[k].url, docs->v[k].status);
+	if (docs->committed)
+		rc |= driver_set_final(d, u->i, docs->v[hops].url, docs->v[hops].status);
+	if (rc < 0)
+		log_warnx("%s: URL %zu: out of memory for its redirects", tag(u->b->ff), u->i + 1);
+}
+
+/* Reading B's logs failed: every URL waiting for it keeps the fallback. */
+static void read_fail(struct ff_browser *b, const char *why)
+{
+	log_off(b, why);
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		struct ff_url *u = &b->ff->urls[i];
+
+		if (u->step == FF_ENDED || u->step == FF_COLLECTING)
+			url_finish(u, false);
+	}
+}
+
+static void read_next(struct ff_browser *b);
+
+static void on_log(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct ff_url *u = arg;
+	struct firefox_docs docs;
+	const char *reason = marionette_error_message(error);
+
+	(void)m;
+	if (u->step != FF_COLLECTING)
+		return;
+	if (!error && firefox_docs_parse(json_object_get(result, "value"), u->end_real_ms, &docs,
+					 &reason) == 0) {
+		apply_docs(u, &docs);
+		url_finish(u, true);
+	} else {
+		log_warnx("%s: URL %zu: no redirect chain from the navigation log: %s",
+			  tag(u->b->ff), u->i + 1, reason);
+		url_finish(u, false);
+	}
+	read_next(u->b);
+}
+
+/* Asks for the log of B's next ended URL (one at a time: each answer is bounded). */
+static void read_next(struct ff_browser *b)
+{
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		struct ff_url *u = &b->ff->urls[i];
+		json_t *p;
+
+		if (u->step != FF_ENDED)
+			continue;
+		if (!u->handle[0]) {
+			log_warnx("%s: URL %zu: no window handle for its tab's log", tag(b->ff),
+				  i + 1);
+			url_finish(u, false);
+			continue;
+		}
+		u->step = FF_COLLECTING;
+		b->log_deadline_ms = now_ms(b->ff) + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
+		p = json_pack("{s:s,s:[s]}", "script", NAV_LOG_READ, "args", u->handle);
+		if (!marionette_call(b->mn, "WebDriver:ExecuteScript", p, on_log, u))
+			read_fail(b, "cannot send to the browser");
+		return;
+	}
+}
+
+static void on_read_context(struct marionette *m, const json_t *error, const json_t *result,
+			    void *arg)
+{
+	struct ff_browser *b = arg;
+	char why[200];
+
+	(void)m;
+	(void)result;
+	if (b->log != FF_LOG_READING)
+		return;
+	if (error) {
+		snprintf(why, sizeof(why), "no chrome context: %s",
+			 marionette_error_message(error));
+		read_fail(b, why);
+		return;
+	}
+	read_next(b);
+}
+
+/*
+ * Once every URL of B has ended, reads their tabs' logs.  All at the end,
+ * because a visit's pages keep navigating while later URLs load, and
+ * Marionette's context is per session: switching it while another tab
+ * navigates could disturb that tab's commands.  B stays in the chrome
+ * context afterwards, no content command follows.
+ */
+static void read_logs(struct ff_browser *b)
+{
+	bool ended = false;
+
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		enum ff_step step = b->ff->urls[i].step;
+
+		if (step != FF_ENDED && step != FF_DONE)
+			return;
+		ended |= step == FF_ENDED;
+	}
+	if (!ended || b->log != FF_LOG_ON)
+		return;
+	b->log = FF_LOG_READING;
+	b->log_deadline_ms = now_ms(b->ff) + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
+	if (!marionette_call(b->mn, "Marionette:SetContext", json_pack("{s:s}", "value", "chrome"),
+			     on_read_context, b))
+		read_fail(b, "cannot send to the browser");
+}
 
 /* ---- one URL ---- */
 
@@ -390,19 +773,6 @@ static void on_status(struct marionette *m, const json_t *error, const json_t *r
 	url_stay(u);
 }
 
-/* The final URL; a different one than asked for means the way had hops (status unknown). */
-static void record_final(struct ff_url *u, const char *url)
-{
-	struct driver *d = &u->b->ff->base;
-	const char *asked = d->visit.urls[u->i];
-	size_t alen = strlen(asked);
-	bool same = strcmp(url, asked) == 0 ||
-		    (strncmp(url, asked, alen) == 0 && strcmp(url + alen, "/") == 0);
-
-	if ((!same && driver_add_hop(d, u->i, asked, 0) < 0) || driver_set_final(d, u->i, url, 0))
-		log_warnx("%s: URL %zu: out of memory for its final URL", tag(u->b->ff), u->i + 1);
-}
-
 static void on_current_url(struct marionette *m, const json_t *error, const json_t *result,
 			   void *arg)
 {
@@ -412,8 +782,9 @@ static void on_current_url(struct marionette *m, const json_t *error, const json
 
 	if (u->step != FF_QUERYING)
 		return;
-	if (!error && url && url[0])
-		record_final(u, url);
+	/* what the tab shows now: the final URL unless its log gives the chain */
+	if (!error && url && url[0] && driver_set_final(&u->b->ff->base, u->i, url, 0) < 0)
+		log_warnx("%s: URL %zu: out of memory for its final URL", tag(u->b->ff), u->i + 1);
 	if (!u->loaded) {
 		url_stay(u);
 		return;
@@ -456,8 +827,16 @@ static void on_navigate(struct marionette *m, const json_t *error, const json_t 
 static void navigate(struct ff_url *u)
 {
 	struct firefox *ff = u->b->ff;
-	json_t *p = json_pack("{s:s}", "url", ff->base.visit.urls[u->i]);
+	const char *url = ff->base.visit.urls[u->i];
+	json_t *p;
 
+	if (!firefox_url_navigable(url)) {
+		url_fail(u, PROTO_ERR_INVALID_URL, 0,
+			 "unsupported operation: navigation to this URL is not allowed");
+		start_next(u->b);
+		return;
+	}
+	p = json_pack("{s:s}", "url", url);
 	u->step = FF_NAVIGATING;
 	u->nav_ms = now_ms(ff);
 	u->deadline_ms =
@@ -494,12 +873,14 @@ static void on_new_window(struct marionette *m, const json_t *error, const json_
 
 	if (u->step != FF_OPENING)
 		return;
-	if (error || !handle ||
+	if (error || !handle || strlen(handle) >= sizeof(u->handle) ||
 	    !marionette_call(m, "WebDriver:SwitchToWindow", json_pack("{s:s}", "handle", handle),
 			     on_switched, u)) {
 		url_fail(u, PROTO_ERR_PROCESS_ERROR, 0, "cannot open a tab");
 		start_next(u->b);
+		return;
 	}
+	snprintf(u->handle, sizeof(u->handle), "%s", handle);
 }
 
 /* Starts B's next URL: in the first tab, or in a new one. */
@@ -523,6 +904,129 @@ static void start_next(struct ff_browser *b)
 	}
 }
 
+/* ---- the navigation log: installing it ---- */
+
+/* The log is installed (WHY NULL) or not (the fallback, with a log line); the URLs start. */
+static void install_done(struct ff_browser *b, const char *why)
+{
+	if (why) {
+		log_off(b, why);
+	} else {
+		b->log = FF_LOG_ON;
+		log_debug("%s: browser on port %u: navigation log installed in %llu ms", tag(b->ff),
+			  b->port, (unsigned long long)(now_ms(b->ff) - b->log_start_ms));
+	}
+	start_next(b);
+}
+
+static void on_content_again(struct marionette *m, const json_t *error, const json_t *result,
+			     void *arg)
+{
+	struct ff_browser *b = arg;
+
+	(void)m;
+	(void)result;
+	if (b->log != FF_LOG_INSTALLING)
+		return;
+	if (error) {
+		/* WebDriver:Navigate works in the content context only: nothing could load */
+		browser_fail(b, PROTO_ERR_PROCESS_ERROR,
+			     "cannot switch back to the content context");
+		return;
+	}
+	install_done(b, b->log_why[0] ? b->log_why : NULL);
+}
+
+/* Back to the content context, whatever the install gave. */
+static void install_back(struct ff_browser *b)
+{
+	if (!marionette_call(b->mn, "Marionette:SetContext", json_pack("{s:s}", "value", "content"),
+			     on_content_again, b))
+		browser_fail(b, PROTO_ERR_PROCESS_ERROR, "cannot send to the browser");
+}
+
+static void on_installed(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct ff_browser *b = arg;
+
+	(void)m;
+	if (b->log != FF_LOG_INSTALLING)
+		return;
+	if (error || !json_is_true(json_object_get(result, "value")))
+		snprintf(b->log_why, sizeof(b->log_why), "the log script failed: %s: %s",
+			 marionette_error_kind(error), marionette_error_message(error));
+	install_back(b);
+}
+
+static void on_chrome(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct ff_browser *b = arg;
+	json_t *p;
+
+	(void)result;
+	if (b->log != FF_LOG_INSTALLING)
+		return;
+	if (error) {
+		/* e.g. the browser does not grant system access: still in the content context */
+		snprintf(b->log_why, sizeof(b->log_why), "no chrome context: %s",
+			 marionette_error_message(error));
+		install_done(b, b->log_why);
+		return;
+	}
+	p = json_pack("{s:s,s:[i,i,i]}", "script", NAV_LOG_INSTALL, "args", FIREFOX_MAX_DOCS,
+		      APPS_MAX_URL, FIREFOX_MAX_TABS);
+	if (!marionette_call(m, "WebDriver:ExecuteScript", p, on_installed, b)) {
+		snprintf(b->log_why, sizeof(b->log_why), "cannot send to the browser");
+		install_back(b);
+	}
+}
+
+static void on_first_handle(struct marionette *m, const json_t *error, const json_t *result,
+			    void *arg)
+{
+	struct ff_browser *b = arg;
+	struct ff_url *first = &b->ff->urls[b->first];
+	const char *handle = json_string_value(json_object_get(result, "value"));
+
+	if (b->log != FF_LOG_INSTALLING)
+		return;
+	if (error || !handle || strlen(handle) >= sizeof(first->handle)) {
+		install_done(b, "no window handle for the first tab");
+		return;
+	}
+	snprintf(first->handle, sizeof(first->handle), "%s", handle);
+	if (!marionette_call(m, "Marionette:SetContext", json_pack("{s:s}", "value", "chrome"),
+			     on_chrome, b))
+		install_done(b, "cannot send to the browser");
+}
+
+/* The first tab's handle, then the log in the chrome context, then back to content. */
+static void install_log(struct ff_browser *b)
+{
+	b->log = FF_LOG_INSTALLING;
+	b->log_why[0] = '\0';
+	b->log_start_ms = now_ms(b->ff);
+	b->log_deadline_ms = now_ms(b->ff) + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
+	if (!marionette_call(b->mn, "WebDriver:GetWindowHandle", NULL, on_first_handle, b))
+		install_done(b, "cannot send to the browser");
+}
+
+/*
+ * No answer in time: the URLs go on without the log.  The session may be
+ * in the chrome context by now, where WebDriver:Navigate fails, so it is
+ * switched back first; Marionette starts commands in the order they
+ * arrive, and a context switch completes at once, so the navigation that
+ * follows finds the content context.
+ */
+static void install_timeout(struct ff_browser *b)
+{
+	if (!marionette_call(b->mn, "Marionette:SetContext", json_pack("{s:s}", "value", "content"),
+			     NULL, NULL))
+		log_warnx("%s: browser on port %u: cannot send to the browser", tag(b->ff),
+			  b->port);
+	install_done(b, "no answer in time");
+}
+
 /* ---- the connection ---- */
 
 static void on_session(struct marionette *m, const json_t *error, const json_t *result, void *arg)
@@ -536,7 +1040,7 @@ static void on_session(struct marionette *m, const json_t *error, const json_t *
 		return;
 	}
 	b->session = true;
-	start_next(b);
+	install_log(b);
 }
 
 static void on_ready(struct marionette *m, void *arg)
@@ -589,7 +1093,8 @@ static void try_connect(struct ff_browser *b)
 
 static void url_tick(struct ff_url *u, uint64_t now)
 {
-	if (u->step == FF_WAITING || u->step == FF_DONE || now < u->deadline_ms)
+	/* an ended URL waits for its browser's log step, which has its own deadline */
+	if (u->step == FF_WAITING || u->step >= FF_ENDED || now < u->deadline_ms)
 		return;
 	switch (u->step) {
 	case FF_NAVIGATING:
@@ -607,12 +1112,18 @@ static void url_tick(struct ff_url *u, uint64_t now)
 		break;
 	case FF_STAYING: url_done(u); break;
 	case FF_WAITING:
+	case FF_ENDED:
+	case FF_COLLECTING:
 	case FF_DONE: break;
 	}
 }
 
 static void browser_tick(struct ff_browser *b, uint64_t now)
 {
+	if (b->log == FF_LOG_INSTALLING && now >= b->log_deadline_ms)
+		install_timeout(b);
+	else if (b->log == FF_LOG_READING && now >= b->log_deadline_ms)
+		read_fail(b, "no answer in time");
 	if (b->mn || b->gone || b->session)
 		return;
 	if (now >= b->ff->start_deadline_ms) {

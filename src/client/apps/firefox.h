@@ -8,6 +8,7 @@
 #ifndef CAPTURE_FIREFOX_H
 #define CAPTURE_FIREFOX_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +19,10 @@
 #define FIREFOX_PROFILE_BASE   "/tmp/capture-profile-" /* + 16 hex digits (etc/exclusion/firefox) */
 #define FIREFOX_START_S        30   /* from launch until Marionette answers, at most */
 #define FIREFOX_REPLY_GRACE_MS 5000 /* past the page timeout for Marionette's own reply */
-#define FIREFOX_SCRIPT_MS      5000 /* Marionette's script timeout (the status query) */
+#define FIREFOX_SCRIPT_MS      5000 /* Marionette's script timeout (status and log queries) */
+#define FIREFOX_MAX_DOCS       (DRIVER_MAX_REDIRECTS + 1) /* a tab's log: the hops and the final */
+#define FIREFOX_MAX_TABS       256 /* tabs (and popups) the navigation log follows per browser */
+#define FIREFOX_MAX_HANDLE     64  /* bytes of a Marionette window handle (a UUID: 36) */
 
 /* Error kinds of about:neterror / about:certerror pages, in minor-code order (docs/firefox.md). */
 enum firefox_net_error {
@@ -69,6 +73,48 @@ enum firefox_net_error {
  */
 bool firefox_nav_error(const char *kind, const char *message, uint32_t *major, uint32_t *minor,
 		       char *name, size_t namelen);
+
+/*
+ * True if WebDriver:Navigate may be sent URL: the URLs Marionette itself
+ * accepts without --remote-allow-system-access (http, https, file, blob,
+ * data and javascript in a web-content tab, about:blank).  The driver gives
+ * Marionette that flag for the navigation log, which also lifts
+ * Marionette's own check, so the driver keeps it (docs/firefox.md).
+ */
+bool firefox_url_navigable(const char *url);
+
+/* One main document of a tab (docs/firefox.md "Redirect chain"). */
+struct firefox_doc {
+	const char *url; /* borrowed from the parsed reply */
+	int status;      /* HTTP status (3xx for a redirect), 0 if none (not HTTP, error page) */
+};
+
+/* What a tab's navigation log gave (firefox_docs_parse). */
+struct firefox_docs {
+	struct firefox_doc v[FIREFOX_MAX_DOCS];
+	size_t n;
+	/*
+	 * true: V are the documents the tab showed, first to last (redirects
+	 * included), the last one is the final document; false: no document
+	 * was shown and V are the redirects of the navigation under way.
+	 */
+	bool committed;
+	size_t dropped; /* documents the log could not keep (past FIREFOX_MAX_DOCS) */
+};
+
+/*
+ * Parses VALUE, the navigation log's answer for one tab:
+ * {"docs":[[URL,STATUS,MS],...],"pending":[[URL,STATUS,MS],...],"dropped":N}
+ * (MS: CLOCK_REALTIME milliseconds of the entry).  Entries later than
+ * UNTIL_MS are not part of the visit and are left out; a status outside
+ * 100..599 becomes 0; "pending" counts only when no document was shown, and
+ * then only its redirects (3xx).  The browser is untrusted: any other shape,
+ * more than FIREFOX_MAX_DOCS entries in a list, or a URL that is empty,
+ * longer than APPS_MAX_URL or holds a control byte, and the whole answer is
+ * refused.  0 with OUT (URLs borrowed from VALUE), or -1 with *REASON.
+ */
+int firefox_docs_parse(const json_t *value, uint64_t until_ms, struct firefox_docs *out,
+		       const char **reason);
 
 /* The quiet user.js (docs/firefox.md) without the port line, NUL-terminated. */
 const char *firefox_user_js(void);

@@ -7,8 +7,9 @@
  * object ({"applicationType":"gecko","marionetteProtocol":3}); then the
  * client sends commands [0,ID,NAME,PARAMS] and the server answers each with
  * [1,ID,ERROR,RESULT], ERROR null or {"error":KIND,"message":TEXT,...}.
- * Marionette runs one command at a time, so replies come in command order;
- * ids are still checked.
+ * Marionette starts each command as it arrives (server.sys.mjs runs them as
+ * async tasks), so a quick command's reply may overtake a slow one's:
+ * replies are matched to their commands by id.
  *
  * The peer is untrusted (a page may own the browser): a message is at most
  * max_message bytes, its length field at most MARIONETTE_MAX_LEN_DIGITS
