@@ -484,6 +484,7 @@ static void test_io_uring_file_seen_by_fanotify_once(void **state)
 	assert_int_equal(e2e_count(ev, "file", "Create", "/home/capture/through-the-ring.txt"), 1);
 	e = e2e_find(ev, "file", "Create", "/home/capture/through-the-ring.txt");
 	assert_string_equal(e2e_str(e, "detail"), "seen by fanotify only");
+	assert_null(json_object_get(e, "executable")); /* created 0644 */
 	assert_int_equal(
 	    json_integer_value(json_object_get(e, "pid")),
 	    json_integer_value(json_object_get(e2e_find(ev, "system", "io_uring", NULL), "pid")));
@@ -494,6 +495,42 @@ static void test_io_uring_file_seen_by_fanotify_once(void **state)
 	assert_true(json_integer_value(
 			json_object_get(json_object_get(sum, "guest"), "fanotify_only")) >= 1);
 	json_decref(sum);
+	assert_no_residue(cpid);
+}
+
+/* A program dropped through the ring: fanotify's event is marked executable from the upper layer.
+ */
+static void test_io_uring_program_marked_executable(void **state)
+{
+	char prog[PATH_MAX], log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
+	json_t *ev, *e;
+	pid_t cpid;
+
+	(void)state;
+	e2e_sibling("prog_uring", prog, sizeof(prog));
+	path_in(log, sizeof(log), "uring-exec.jsonl");
+	path_in(out, sizeof(out), "uring-exec.out");
+	path_in(errf, sizeof(errf), "uring-exec.err");
+	char *argv[] = {client,
+			"--sandbox",
+			"--json",
+			"-x",
+			"none",
+			"-l",
+			log,
+			"--",
+			prog,
+			"--create-exec",
+			"/home/capture/.local-implant",
+			NULL};
+
+	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
+	ev = e2e_load_jsonl(log);
+	e = e2e_find(ev, "file", "Create", "/home/capture/.local-implant");
+	assert_non_null(e);
+	assert_string_equal(e2e_str(e, "detail"), "seen by fanotify only");
+	assert_true(json_is_true(json_object_get(e, "executable")));
+	json_decref(ev);
 	assert_no_residue(cpid);
 }
 
@@ -560,6 +597,7 @@ int main(void)
 	    cmocka_unit_test(test_chromium_loads_a_page_in_the_guest),
 	    cmocka_unit_test(test_bad_input_clear_error_no_residue),
 	    cmocka_unit_test(test_io_uring_file_seen_by_fanotify_once),
+	    cmocka_unit_test(test_io_uring_program_marked_executable),
 	    cmocka_unit_test(test_pids_limit_stops_a_fork_bomb),
 	    cmocka_unit_test(test_userns_program_runs_mapped),
 	};
