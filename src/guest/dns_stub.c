@@ -13,15 +13,19 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DNS_HDR       12
@@ -38,6 +42,11 @@
 #define DNS_RR_A_LEN  16 /* pointer 2, type 2, class 2, ttl 4, rdlength 2, address 4 */
 #define STUB_UID      65534
 #define START_TIMEOUT 5000 /* ms */
+
+#define STOP_TIMEOUT      5000 /* ms a stopping stub gets to answer its queue, then SIGKILL */
+#define SERVE_BURST       64   /* queries answered between two looks at the stop signal */
+#define LEAVE_QUIET_MS    20   /* a leaving stub exits once its queue stayed empty this long */
+#define LEAVE_MAX_ANSWERS 4096 /* more than a socket's receive buffer holds */
 
 static unsigned get16(const uint8_t *p)
 {
@@ -132,6 +141,19 @@ long dns_stub_answer(const uint8_t *query, size_t qlen, uint32_t a_addr, uint8_t
 
 /* ---- the stub process ---- */
 
+/*
+ * Every visit runs its own stub, and all stubs of a services namespace share
+ * 0.0.0.0:53 through SO_REUSEPORT: the kernel steers each query, by a hash
+ * of its addresses and ports, to ONE member socket, and a query queued in a
+ * socket that is then closed is gone.  Visits of other clients start and
+ * stop stubs every few seconds, so a stub must never close its socket while
+ * a query can still be queued to it.  Stopping therefore goes: connect() the
+ * socket (the kernel takes a connected UDP socket out of the group: no new
+ * query is steered to it, the queued ones stay), answer everything queued
+ * until no packet can still be on its way to it, exit.  tests/e2e/test_netns.c
+ * checks it against a stub stopped with queries queued.
+ */
+
 struct start_report {
 	int step; /* 0: bound; else which step failed */
 	int err;
@@ -139,6 +161,7 @@ struct start_report {
 
 enum {
 	STEP_OK,
+	STEP_SIGNALS,
 	STEP_SETNS,
 	STEP_SOCKET,
 	STEP_BIND,
@@ -148,6 +171,7 @@ enum {
 static const char *step_name(int step)
 {
 	switch (step) {
+	case STEP_SIGNALS: return "signalfd";
 	case STEP_SETNS: return "setns into the services namespace";
 	case STEP_SOCKET: return "socket";
 	case STEP_BIND: return "bind 0.0.0.0:53/udp";
@@ -157,61 +181,120 @@ static const char *step_name(int step)
 }
 
 /*
- * Answers from the address the query was sent to (IP_PKTINFO): the socket is
- * bound to 0.0.0.0, and a resolver on a connected UDP socket (glibc) drops
- * a reply whose source is the services end of its veth instead of the
- * nameserver address it asked.
+ * Reads one queued query, without blocking, and answers it from the address
+ * it was sent to (IP_PKTINFO): the socket is bound to 0.0.0.0, and a
+ * resolver on a connected UDP socket (glibc) drops a reply whose source is
+ * the services end of its veth instead of the nameserver address it asked.
+ * 0 if nothing was queued, else 1 (a datagram or an error consumed).
  */
-static __attribute__((noreturn)) void stub_serve(int sock, uint32_t a_addr)
+static int answer_one(int sock, uint32_t a_addr)
 {
 	uint8_t q[4096], a[4096];
-	int one = 1;
+	struct sockaddr_storage from;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = q, .iov_len = sizeof(q)};
+	struct msghdr msg = {.msg_name = &from,
+			     .msg_namelen = sizeof(from),
+			     .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+	struct in_pktinfo *to = NULL;
+	ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT);
+	long m;
 
-	setsockopt(sock, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			to = (struct in_pktinfo *)CMSG_DATA(c);
+	m = dns_stub_answer(q, (size_t)n, a_addr, a, sizeof(a));
+	if (m <= 0)
+		return 1;
+	iov.iov_base = a;
+	iov.iov_len = (size_t)m;
+	if (to) {
+		to->ipi_ifindex = 0; /* let routing pick the way back, keep the source */
+		to->ipi_spec_dst = to->ipi_addr;
+	} else {
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+	}
+	/* a failed send is one lost answer; the resolver asks again (resolv.conf options) */
+	(void)sendmsg(sock, &msg, 0);
+	return 1;
+}
+
+/*
+ * Leaves the port group without losing a query (see the top of this
+ * section), then exits.  Every way out of the stub after its bind comes
+ * here.
+ */
+static __attribute__((noreturn)) void stub_leave(int sock, uint32_t a_addr)
+{
+	struct sockaddr_in nowhere = {
+	    .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	int answered = 0;
+
+	/*
+	 * 127.0.0.1:9 sends nothing to port 53, so the connected socket gets
+	 * nothing new.  If connect() failed (lo down: never, the services
+	 * namespace keeps it up) the socket stays in the group and what
+	 * follows is only the best that can be done.
+	 */
+	(void)connect(sock, (struct sockaddr *)&nowhere, sizeof(nowhere));
+	/*
+	 * A packet steered here just before the connect() is still queued:
+	 * the receive path looks the socket up and queues the packet in one
+	 * softirq pass, microseconds.  Answer until the queue has stayed
+	 * empty for LEAVE_QUIET_MS.  (Waiting for an RCU grace period instead,
+	 * membarrier(MEMBARRIER_CMD_GLOBAL), took over 2 s on a loaded VM.)
+	 */
 	for (;;) {
-		struct sockaddr_storage from;
-		union {
-			char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {.iov_base = q, .iov_len = sizeof(q)};
-		struct msghdr msg = {.msg_name = &from,
-				     .msg_namelen = sizeof(from),
-				     .msg_iov = &iov,
-				     .msg_iovlen = 1,
-				     .msg_control = ctl.buf,
-				     .msg_controllen = sizeof(ctl.buf)};
-		struct in_pktinfo *to = NULL;
-		ssize_t n = recvmsg(sock, &msg, 0);
-		long m;
+		while (answered < LEAVE_MAX_ANSWERS && answer_one(sock, a_addr))
+			answered++;
+		if (answered >= LEAVE_MAX_ANSWERS || poll(&p, 1, LEAVE_QUIET_MS) <= 0)
+			break;
+	}
+	_exit(0);
+}
 
-		if (n < 0)
-			continue;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-				to = (struct in_pktinfo *)CMSG_DATA(c);
-		m = dns_stub_answer(q, (size_t)n, a_addr, a, sizeof(a));
-		if (m <= 0)
-			continue;
-		iov.iov_base = a;
-		iov.iov_len = (size_t)m;
-		if (to) {
-			to->ipi_ifindex = 0; /* let routing pick the way back, keep the source */
-			to->ipi_spec_dst = to->ipi_addr;
-		} else {
-			msg.msg_control = NULL;
-			msg.msg_controllen = 0;
-		}
-		sendmsg(sock, &msg, 0);
+/*
+ * Answers queries until a stop signal (SIGTERM from dns_stub_stop, or the
+ * parent-death signal) is readable on SIGFD, then leaves.  All signals stay
+ * blocked in the stub, so neither a signal handler inherited from the
+ * client (libuv's write to the client's own signal pipe) nor a default
+ * action can end it with queries queued.
+ */
+static __attribute__((noreturn)) void stub_serve(int sock, int sigfd, uint32_t a_addr)
+{
+	struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0)
+			continue; /* EINTR cannot happen: every signal is blocked */
+		if (p[1].revents)
+			stub_leave(sock, a_addr);
+		/* a bounded burst, so a flood does not hide the stop signal */
+		for (int i = 0; i < SERVE_BURST && answer_one(sock, a_addr); i++)
+			;
 	}
 }
 
-/* Closes every descriptor above stderr except KEEP. */
-static void close_others(int keep)
+/* Closes every descriptor above stderr except A and B. */
+static void close_others(int a, int b)
 {
-	if (keep > 3)
-		syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-	syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
+	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+
+	if (lo > 3)
+		syscall(SYS_close_range, 3u, lo - 1, 0u);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0u);
+	syscall(SYS_close_range, hi + 1, ~0u, 0u);
 }
 
 static void null_stdio(void)
@@ -235,43 +318,77 @@ static int drop_privileges(void)
 	return 0;
 }
 
+/* A socket for 0.0.0.0:53 in the port group; -1 with errno. */
+static int stub_socket(void)
+{
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (sock < 0)
+		return -1;
+	/* before the bind: the first query may arrive the instant after it */
+	if (setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(sock, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0) {
+		int e = errno;
+
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	return sock;
+}
+
+/* Runs with every signal blocked (dns_stub_start). */
 static __attribute__((noreturn)) void stub_child(int netns_fd, uint32_t a_addr, pid_t parent,
 						 int report_fd)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
 	struct start_report r = {STEP_OK, 0};
-	int sock = -1;
+	int sock = -1, sigfd;
+	bool bound = false;
+	sigset_t stop;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * SIGTERM, blocked, is only read by stub_serve: a client that dies
+	 * while this stub starts still gets a stub that leaves cleanly.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(1);
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigfd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (sigfd < 0)
+		r = (struct start_report){STEP_SIGNALS, errno};
+	else if (setns(netns_fd, CLONE_NEWNET) < 0)
 		r = (struct start_report){STEP_SETNS, errno};
-	/*
-	 * Every visit runs its own stub: with SO_REUSEPORT they share port 53,
-	 * and one visit's revert (which stops its stub) never leaves another
-	 * visit of the same services namespace without DNS.
-	 */
-	else if ((sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-		 setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) < 0)
+	else if ((sock = stub_socket()) < 0)
 		r = (struct start_report){STEP_SOCKET, errno};
 	else if (bind(sock, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		r = (struct start_report){STEP_BIND, errno};
-	else if (drop_privileges() < 0)
-		r = (struct start_report){STEP_PRIV, errno};
-	if (write(report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r) || r.step != STEP_OK)
+	else {
+		bound = true; /* from here on, queries are queued to this socket */
+		if (drop_privileges() < 0)
+			r = (struct start_report){STEP_PRIV, errno};
+	}
+	if (write(report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r) || r.step != STEP_OK) {
+		if (bound)
+			stub_leave(sock, a_addr);
 		_exit(1);
+	}
 	/*
 	 * Changing credentials cleared the parent-death signal: set it again,
 	 * so a client that is killed does not leave its stub behind.  And the
-	 * client's stdout/stderr (a test's pipe, a log file) are not the stub's.
+	 * client's stdout/stderr (a test's pipe, a log file) are not the
+	 * stub's.
 	 */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
-		_exit(1);
+		stub_leave(sock, a_addr);
 	null_stdio();
-	close_others(sock);
-	stub_serve(sock, a_addr);
+	close_others(sock, sigfd);
+	stub_serve(sock, sigfd, a_addr);
 }
 
 static int stub_fail(char *err, size_t errlen, int e, const char *what)
@@ -302,6 +419,33 @@ static int read_report(int fd, struct start_report *r)
 	return 0;
 }
 
+/*
+ * fork() with every signal blocked in the child from its first instruction:
+ * until the stub has its signalfd, a signal must neither run one of the
+ * client's handlers in it nor kill it.  Only this thread's mask changes,
+ * and only for the fork.
+ */
+static pid_t fork_blocked(void)
+{
+	sigset_t all, old;
+	pid_t child;
+	int e;
+
+	sigfillset(&all);
+	e = pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	child = fork();
+	if (child == 0)
+		return 0;
+	e = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL); /* cannot fail: OLD came from the kernel */
+	errno = e;
+	return child;
+}
+
 int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t errlen)
 {
 	struct start_report r;
@@ -311,7 +455,7 @@ int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t 
 	*pid = 0;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return stub_fail(err, errlen, errno, "pipe");
-	child = fork();
+	child = fork_blocked();
 	if (child < 0) {
 		int e = errno;
 
@@ -342,11 +486,43 @@ int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t 
 	return stub_fail(err, errlen, r.err, step_name(r.step));
 }
 
+/*
+ * Reaps PID once it has exited, waiting up to TIMEOUT_MS (at least); 0 if
+ * it was reaped or is no child of ours (ECHILD: reaped elsewhere), -1 if it
+ * still runs.
+ */
+static int reap_within(pid_t pid, int timeout_ms)
+{
+	struct timespec tick = {.tv_nsec = 1000000};
+
+	for (int waited = 0;; waited++) {
+		pid_t w = waitpid(pid, NULL, WNOHANG);
+
+		if (w == pid || (w < 0 && errno != EINTR))
+			return 0;
+		if (waited >= timeout_ms)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+}
+
 void dns_stub_stop(pid_t pid)
 {
 	if (pid <= 0)
 		return;
-	kill(pid, SIGKILL);
+	/*
+	 * SIGTERM makes the stub leave the port group and answer what is
+	 * queued to it; SIGKILL would drop those queries, which no other
+	 * stub can see.  SIGCONT wakes a stub someone stopped.  SIGKILL only
+	 * if it has not finished in time.
+	 */
+	if (kill(pid, SIGTERM) < 0 || kill(pid, SIGCONT) < 0) {
+		(void)reap_within(pid, 0); /* already reaped elsewhere, or not ours */
+		return;
+	}
+	if (reap_within(pid, STOP_TIMEOUT) == 0)
+		return;
+	(void)kill(pid, SIGKILL); /* it exists: the wait above did not reap it */
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }

@@ -5,7 +5,7 @@
  * must never leave the namespaces we made.  The stub answers every A query
  * with one configured address (IN class, TTL 60), AAAA and other types with
  * an empty NOERROR answer, and malformed queries with FORMERR or nothing.
- * It runs in its own process inside the services namespace and dies with
+ * It runs in its own process inside the services namespace and stops with
  * its parent (PR_SET_PDEATHSIG).
  */
 #ifndef CAPTURE_DNS_STUB_H
@@ -32,7 +32,12 @@ long dns_stub_answer(const uint8_t *query, size_t qlen, uint32_t a_addr, uint8_t
  * 0, or -1 with ERR.
  */
 int dns_stub_start(int netns_fd, uint32_t a_addr, pid_t *pid, char *err, size_t errlen);
-/* Stops a stub started by this process (no-op for PID 0). */
+/*
+ * Stops a stub started by this process (no-op for PID 0) without losing a
+ * query: the stub leaves the port group first, so new queries go to the
+ * other stubs, and answers every query already queued to it before it
+ * exits (tens of ms).  SIGKILL only if it has not exited after 5 s.
+ */
 void dns_stub_stop(pid_t pid);
 
 #endif

@@ -302,7 +302,14 @@ static int write_etc(struct sandbox *sb, struct sandbox_error *err)
 		set_error(err, SBX_STEP_FILES, errno, etc, "mkdir");
 		return -1;
 	}
-	snprintf(buf, sizeof(buf), "# written by capture-client for this guest\nnameserver %s\n",
+	/*
+	 * The stub answers within microseconds, so a query unanswered after
+	 * 1 s is lost (a UDP packet dropped somewhere): ask again then, up to
+	 * 3 times, instead of glibc's 5 s wait, longer than a short visit.
+	 */
+	snprintf(buf, sizeof(buf),
+		 "# written by capture-client for this guest\nnameserver %s\n"
+		 "options timeout:1 attempts:3\n",
 		 ns);
 	if (write_text(etc, "resolv.conf", buf) < 0)
 		goto fail;

@@ -187,30 +187,39 @@ static int connect_from(int nsfd, const char *ip, uint16_t port)
 	return in_ns(nsfd, connect_fn, &t);
 }
 
+/* "Capture.TEST" A, ID 0x5aa5 */
+static const uint8_t dns_query[] = {0x5a, 0xa5, 0x01, 0x00, 0,   1,   0,   0,   0,   0,
+				    0,    0,    7,    'C',  'a', 'p', 't', 'u', 'r', 'e',
+				    4,    'T',  'E',  'S',  'T', 0,   0,   1,   0,   1};
+
+/* 0 if A (N bytes) answers dns_query with ID (ID) and STUB_ADDR, else why not (4, 5). */
+static int dns_check(const uint8_t *a, ssize_t n, unsigned id)
+{
+	struct in_addr got;
+
+	if (n != (ssize_t)sizeof(dns_query) + 16 || ((unsigned)a[0] << 8 | a[1]) != id ||
+	    !(a[2] & 0x80) || (a[3] & 0x0f) != 0 || a[7] != 1 ||
+	    memcmp(a + 12, dns_query + 12, sizeof(dns_query) - 12) != 0)
+		return 4;
+	memcpy(&got, a + sizeof(dns_query) + 12, 4);
+	return strcmp(inet_ntoa(got), STUB_ADDR) == 0 ? 0 : 5;
+}
+
 /* Asks IP:53 for "Capture.TEST" A; 0 if the answer carries STUB_ADDR. */
 static int dns_fn(const void *arg)
 {
-	static const uint8_t q[] = {0x5a, 0xa5, 0x01, 0x00, 0,   1,   0,   0,   0,   0,
-				    0,    0,    7,    'C',  'a', 'p', 't', 'u', 'r', 'e',
-				    4,    'T',  'E',  'S',  'T', 0,   0,   1,   0,   1};
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
 	struct timeval tv = {.tv_sec = 1};
 	uint8_t a[512];
-	struct in_addr got;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ssize_t n;
 
 	inet_pton(AF_INET, arg, &sin.sin_addr);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return 2;
-	if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sin, sizeof(sin)) != sizeof(q))
+	if (sendto(fd, dns_query, sizeof(dns_query), 0, (struct sockaddr *)&sin, sizeof(sin)) !=
+	    sizeof(dns_query))
 		return 3;
-	n = recv(fd, a, sizeof(a), 0);
-	if (n != (ssize_t)sizeof(q) + 16 || a[0] != 0x5a || a[1] != 0xa5 || !(a[2] & 0x80) ||
-	    (a[3] & 0x0f) != 0 || a[7] != 1 || memcmp(a + 12, q + 12, sizeof(q) - 12) != 0)
-		return 4;
-	memcpy(&got, a + sizeof(q) + 12, 4);
-	return strcmp(inet_ntoa(got), STUB_ADDR) == 0 ? 0 : 5;
+	return dns_check(a, recv(fd, a, sizeof(a), 0), 0x5aa5);
 }
 
 /* CMD's output from libnftables run in the namespace NSFD (-1: this one). */
@@ -477,6 +486,131 @@ static void test_dns(void **state)
 		assert_int_equal(in_ns(w->a.fd, dns_fn, w->a.link.services_ip), 0);
 		assert_int_equal(in_ns(w->b.fd, dns_fn, w->b.link.services_ip), 0);
 	}
+}
+
+/* Sends dns_query with ID to NET_SERVICES_ADDR:53 from a new socket in the namespace NSFD. */
+static int dns_send_from(int nsfd, unsigned id)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
+	uint8_t q[sizeof(dns_query)];
+	char err[256];
+	int fd = net_socket_in(nsfd, AF_INET, SOCK_DGRAM, 0, err, sizeof(err));
+
+	if (fd < 0)
+		fail_msg("%s", err);
+	inet_pton(AF_INET, NET_SERVICES_ADDR, &sin.sin_addr);
+	memcpy(q, dns_query, sizeof(q));
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	/* connected, as glibc's resolver: only an answer from the address asked counts */
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(send(fd, q, sizeof(q), 0), sizeof(q));
+	return fd;
+}
+
+/* How many of the N sockets FDS (query ID0 + index) have their answer within MS; closes them. */
+static int dns_answered(int *fds, int n, unsigned id0, int ms)
+{
+	int answered = 0;
+	uint64_t end = util_now_mono_ns() + (uint64_t)ms * 1000000;
+
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		uint64_t now = util_now_mono_ns();
+		int left = now < end ? (int)((end - now) / 1000000) : 0;
+		uint8_t a[512];
+
+		if (poll(&p, 1, left) == 1 &&
+		    dns_check(a, recv(fds[i], a, sizeof(a), 0), id0 + (unsigned)i) == 0)
+			answered++;
+		close(fds[i]);
+	}
+	return answered;
+}
+
+#define DNS_BURST 32 /* queries in flight: none lands on the stopped stub with odds 2^-32 */
+
+/*
+ * Another client's visit ends while queries of this guest sit in its stub's
+ * queue: SO_REUSEPORT steered them to that stub alone, so it must answer
+ * them before it goes.  SIGSTOP holds them there, as a loaded machine does
+ * between a query's arrival and the stub's next read.  (A stub SIGKILLed at
+ * that moment lost them: the guest's resolver waited 5 s.)
+ */
+static void test_dns_stop_answers_queued(void **state)
+{
+	struct world *w = need(state);
+	char err[256];
+
+	for (int round = 0; round < 3; round++) {
+		int fds[DNS_BURST], st;
+		pid_t other;
+
+		if (dns_stub_start(net_services_fd(w->s), inet_addr(STUB_ADDR), &other, err,
+				   sizeof(err)) < 0)
+			fail_msg("dns_stub_start: %s", err);
+		assert_true(other > 0);
+		assert_int_equal(kill(other, SIGSTOP), 0);
+		assert_int_equal(waitpid(other, &st, WUNTRACED), other);
+		assert_true(WIFSTOPPED(st));
+		for (int i = 0; i < DNS_BURST; i++)
+			fds[i] = dns_send_from(w->a.fd, (unsigned)i);
+		dns_stub_stop(other);
+		assert_int_equal(dns_answered(fds, DNS_BURST, 0, 1000), DNS_BURST);
+	}
+}
+
+/* Starts and stops stubs in NSFD until STOP_FD reads EOF (another client's visits). */
+static __attribute__((noreturn)) void churn_stubs(int nsfd, int stop_fd)
+{
+	struct pollfd p = {.fd = stop_fd, .events = POLLIN};
+	char err[256];
+
+	for (unsigned i = 0; poll(&p, 1, 0) == 0; i++) {
+		pid_t pid;
+
+		if (dns_stub_start(nsfd, inet_addr(STUB_ADDR), &pid, err, sizeof(err)) < 0)
+			_exit(1);
+		usleep(10000 + (i % 4) * 5000);
+		dns_stub_stop(pid);
+	}
+	_exit(0);
+}
+
+/*
+ * The same for real: stubs come and go (concurrent visits of other
+ * clients) while a guest keeps asking its nameserver; every query is
+ * answered.  The guest's own stub (w->stub) lives throughout, as a visit's
+ * does.  Each query waits for its answer, so a lost one costs CHURN_WAIT_MS.
+ */
+#define CHURN_QUERIES 400
+#define CHURN_WAIT_MS 1000
+
+static void test_dns_churn(void **state)
+{
+	struct world *w = need(state);
+	int stop[2], lost = 0, status;
+	pid_t churner;
+
+	assert_true(w->stub > 0);
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	churner = fork();
+	assert_true(churner >= 0);
+	if (churner == 0) {
+		close(stop[1]);
+		churn_stubs(net_services_fd(w->s), stop[0]);
+	}
+	close(stop[0]);
+	for (int i = 0; i < CHURN_QUERIES; i++) {
+		int fd = dns_send_from(w->a.fd, (unsigned)i);
+
+		lost += 1 - dns_answered(&fd, 1, (unsigned)i, CHURN_WAIT_MS);
+		usleep(1000);
+	}
+	close(stop[1]);
+	assert_int_equal(waitpid(churner, &status, 0), churner);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lost, 0);
 }
 
 static void test_blocked_port(void **state)
@@ -747,6 +881,8 @@ int main(void)
 	    T(test_open_idempotent, &services_world),
 	    T(test_tcp_to_services, &services_world),
 	    T(test_dns, &services_world),
+	    T(test_dns_stop_answers_queued, &services_world),
+	    T(test_dns_churn, &services_world),
 	    T(test_blocked_port, &services_world),
 	    T(test_guest_to_guest, &services_world),
 	    T(test_pcap, &services_world),
