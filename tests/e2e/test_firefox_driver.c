@@ -46,6 +46,7 @@ static char tmpdir[256], sites[PATH_MAX], services[64], corpusd[PATH_MAX];
 static pid_t web_pid, hang_pid;
 static struct net_services *svc;
 static struct exclusion_set *excl; /* empty: every event is reported */
+static const char *screenshots;    /* the visit's screenshot directory, NULL = none */
 
 /* What one URL gave, copied out of on_done. */
 struct url_out {
@@ -54,6 +55,8 @@ struct url_out {
 	char final_url[512];
 	char hops[1024]; /* "url status;" per hop */
 	char error_text[512];
+	unsigned downloads, downloads_done;
+	char screenshot[PATH_MAX]; /* "" if none */
 	uint64_t load_ms;
 };
 
@@ -111,8 +114,11 @@ static void copy_url(struct url_out *o, const struct group_visit_url *u)
 		return;
 	o->status = b->status;
 	o->load_ms = b->load_ms;
+	o->downloads = b->downloads;
+	o->downloads_done = b->downloads_done;
 	snprintf(o->final_url, sizeof(o->final_url), "%s", b->final_url ? b->final_url : "");
 	snprintf(o->error_text, sizeof(o->error_text), "%s", b->error_text ? b->error_text : "");
+	snprintf(o->screenshot, sizeof(o->screenshot), "%s", b->screenshot ? b->screenshot : "");
 	for (size_t i = 0; i < b->n_hops && len < sizeof(o->hops); i++) {
 		int n = snprintf(o->hops + len, sizeof(o->hops) - len, "%s %d;", b->hops[i].url,
 				 b->hops[i].status);
@@ -149,6 +155,7 @@ static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layo
 	    .excl = excl,
 	    .layout = layout,
 	    .page_timeout_s = page_timeout_s,
+	    .screenshot_dir = screenshots,
 	};
 	struct group_visit_callbacks cb = {.on_event = on_event, .on_done = on_done, .arg = r};
 	struct group_visit *gv = NULL;
@@ -174,10 +181,11 @@ static uint64_t visit(const char *const *urls, size_t n, enum driver_layout layo
 	ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	for (size_t i = 0; i < r->n && i < MAX_URLS; i++)
 		print_message("  URL %zu: major %u minor %u status %d load %llu ms final %s %s"
-			      " hops %s\n",
+			      " hops %s downloads %u/%u screenshot %s\n",
 			      i + 1, r->urls[i].major, r->urls[i].minor, r->urls[i].status,
 			      (unsigned long long)r->urls[i].load_ms, r->urls[i].final_url,
-			      r->urls[i].error_text, r->urls[i].hops);
+			      r->urls[i].error_text, r->urls[i].hops, r->urls[i].downloads,
+			      r->urls[i].downloads_done, r->urls[i].screenshot);
 	print_message("  visit of %zu URL(s), visit time %u s: %.2f s\n", n, visit_s,
 		      (double)ms / 1000);
 	return ms;
@@ -265,6 +273,8 @@ static void test_page(void **state)
 	assert_int_equal(r.urls[0].status, 200);
 	assert_true(r.urls[0].load_ms > 0);
 	assert_string_equal(r.urls[0].hops, "");
+	assert_int_equal(r.urls[0].downloads, 0);
+	assert_string_equal(r.urls[0].screenshot, ""); /* none asked for */
 	/*
 	 * The sensor saw the visit's network (its DNS query); the browser's
 	 * own connection to the URL's port is no change and is dropped before
@@ -436,9 +446,79 @@ static void test_download(void **state)
 	(void)state;
 	visit(urls, 1, DRIVER_LAYOUT_TABS, NET_SERVICES, 3, 20, &r);
 	assert_int_equal(r.urls[0].major, 0);
+	assert_int_equal(r.urls[0].downloads, 1);
+	assert_int_equal(r.urls[0].downloads_done, 1);
 	assert_non_null(strstr(r.files, "Rename /home/capture/Downloads/"));
 	assert_non_null(strstr(r.files, "/home/capture/Downloads/invoice-viewer.sh\n"));
 	assert_quiet(&r);
+}
+
+/* PATH is a PNG of at least 100x100 pixels (its signature and IHDR chunk); its size in bytes. */
+static long assert_png(const char *path)
+{
+	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	unsigned char head[24];
+	struct stat st;
+	FILE *fp = fopen(path, "rb");
+
+	assert_non_null(fp);
+	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
+	fclose(fp);
+	assert_memory_equal(head, signature, sizeof(signature));
+	assert_memory_equal(head + 12, "IHDR", 4);
+	assert_true(((unsigned)head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19]) >= 100);
+	assert_true(((unsigned)head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23]) >= 100);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	return (long)st.st_size;
+}
+
+/*
+ * Screenshots and downloads per tab, in four tabs of one browser: a page,
+ * the drive-by (its download counts for its own tab only), a page whose
+ * script writes the names the driver's chrome-side log uses into its own
+ * window (the counts and the chain stay the browser's), and a refused
+ * URL (an error page: no screenshot, as chromium).  Each loaded page's
+ * screenshot is <dir>/<visit id>-<URL number>.png, a PNG of its own tab.
+ */
+static void test_screenshots(void **state)
+{
+	const char *urls[] = {"http://page.test/", "http://download.corpus.test/",
+			      "http://redir.test/forge.html", CLOSED_URL};
+	char dir[PATH_MAX], path[PATH_MAX + 32], cmd[PATH_MAX + 16];
+	struct run r;
+	long sizes[3];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/shots", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	screenshots = dir;
+	visit(urls, 4, DRIVER_LAYOUT_TABS, NET_SERVICES, 2, 20, &r);
+	screenshots = NULL;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(r.urls[i].major, 0);
+		snprintf(path, sizeof(path), "%s/ff-e2e-%zu.png", dir, i + 1);
+		assert_string_equal(r.urls[i].screenshot, path);
+		sizes[i] = assert_png(path);
+	}
+	/* three different pages, three different images */
+	assert_true(sizes[0] != sizes[1] && sizes[1] != sizes[2]);
+	assert_int_equal(r.urls[3].major, PROTO_ERR_NETWORK_ERROR);
+	assert_string_equal(r.urls[3].screenshot, "");
+	snprintf(path, sizeof(path), "%s/ff-e2e-4.png", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(r.urls[0].downloads, 0);
+	assert_int_equal(r.urls[1].downloads, 1);
+	assert_int_equal(r.urls[1].downloads_done, 1);
+	assert_int_equal(r.urls[2].downloads, 0);
+	assert_int_equal(r.urls[2].downloads_done, 0);
+	assert_string_equal(r.urls[2].final_url, "http://redir.test/forge.html");
+	assert_string_equal(r.urls[2].hops, "");
+	assert_int_equal(r.urls[3].downloads, 0);
+	assert_non_null(strstr(r.files, "/home/capture/Downloads/invoice-viewer.sh\n"));
+	assert_quiet(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* ---- the services namespace and its servers ---- */
@@ -501,7 +581,12 @@ static int make_sites(void)
 			  "200);</script></body></html>\n") ||
 	       write_site("redir.test", "push.html",
 			  "<html><body>push<script>history.pushState({}, \"\", "
-			  "\"/pushed\");</script></body></html>\n");
+			  "\"/pushed\");</script></body></html>\n") ||
+	       write_site("redir.test", "forge.html",
+			  "<html><body style=\"background:#0a0\">forge<script>"
+			  "window.captureDownloads = [9, 9, 9];"
+			  "window.captureNavLog = new Map([[1, {docs: [], pending: [], dropped: 0, "
+			  "dl: [9, 9]}]]);</script></body></html>\n");
 }
 
 static int wait_file(const char *path)
@@ -575,7 +660,7 @@ int main(void)
 	    cmocka_unit_test(test_redirect),     cmocka_unit_test(test_document_redirects),
 	    cmocka_unit_test(test_refused_bulk), cmocka_unit_test(test_bulk_five),
 	    cmocka_unit_test(test_unresolvable), cmocka_unit_test(test_timeout),
-	    cmocka_unit_test(test_download),
+	    cmocka_unit_test(test_download),     cmocka_unit_test(test_screenshots),
 	};
 
 	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */

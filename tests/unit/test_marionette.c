@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "client/apps/driver.h"
 #include "client/apps/firefox.h"
 #include "client/apps/marionette.h"
@@ -229,6 +231,82 @@ static void test_error_reply(void **state)
 	spin(f, 5);
 	assert_int_equal(f->n_replies, 1);
 	assert_string_equal(f->replies[0], "timeout|Navigation timed out after 3000 ms|null");
+	assert_false(f->closed);
+}
+
+/* Records the length of a reply's string value and whether it is all 'A's. */
+static void on_big_reply(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct fake *f = arg;
+	const char *v = json_string_value(json_object_get(result, "value"));
+	size_t n = v ? strlen(v) : 0, a = 0;
+
+	(void)m;
+	(void)error;
+	while (a < n && v[a] == 'A')
+		a++;
+	snprintf(f->replies[f->n_replies++ % 8], 256, "%zu%s", n, a == n ? "" : " (not all A)");
+}
+
+/* Sends LEN bytes of TEXT in pieces of 64 KiB, letting the client read between them. */
+static void peer_send_big(struct fake *f, const char *text, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < 65536 ? len - off : 65536;
+		ssize_t w = write(f->peer, text + off, n);
+
+		assert_true(w > 0);
+		off += (size_t)w;
+		spin(f, 1);
+	}
+}
+
+/* Replies to ID with {"value":"AAA..."} (N letters), framed, sent in pieces. */
+static void peer_send_letters(struct fake *f, uint32_t id, size_t n)
+{
+	char head[64], *msg;
+	int h = snprintf(head, sizeof(head), "[1,%u,null,{\"value\":\"", id);
+	size_t body = (size_t)h + n + 3;
+	int pre;
+
+	msg = malloc(body + 32);
+	assert_non_null(msg);
+	pre = snprintf(msg, 32, "%zu:%s", body, head);
+	memset(msg + pre, 'A', n);
+	memcpy(msg + (size_t)pre + n, "\"}]", 3);
+	peer_send_big(f, msg, (size_t)pre + n + 3);
+	free(msg);
+}
+
+/*
+ * Screenshot-sized replies (6 MiB of base64 under the firefox driver's
+ * 16 MiB limit), one after the other, then a small one: each arrives
+ * whole, over many reads.
+ */
+static void test_large_replies(void **state)
+{
+	struct fake *f = *state;
+	uint32_t id;
+
+	marionette_free(f->m); /* a client with the firefox driver's limit instead */
+	spin(f, 5);
+	close(f->peer);
+	assert_int_equal(start(f, FIREFOX_MAX_MESSAGE), 0);
+	peer_send(f, "50:" GREETING);
+	spin(f, 5);
+	assert_true(f->ready);
+	for (size_t i = 0; i < 3; i++) {
+		static const size_t sizes[] = {6u << 20, (6u << 20) - 1, 6};
+
+		id = marionette_call(f->m, "WebDriver:TakeScreenshot", NULL, on_big_reply, f);
+		assert_true(id > 0);
+		peer_send_letters(f, id, sizes[i]);
+		spin(f, 10);
+	}
+	assert_int_equal(f->n_replies, 3);
+	assert_string_equal(f->replies[0], "6291456");
+	assert_string_equal(f->replies[1], "6291455");
+	assert_string_equal(f->replies[2], "6");
 	assert_false(f->closed);
 }
 
@@ -620,6 +698,230 @@ static void test_docs_parse_hostile(void **state)
 	free(url);
 }
 
+/* Parses TEXT (JSON) as a log answer's "downloads"; the return code. */
+static int parse_downloads(const char *text, struct firefox_downloads *out, const char **reason)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+	int rc;
+
+	assert_non_null(j);
+	rc = firefox_downloads_parse(j, out, reason);
+	json_decref(j);
+	return rc;
+}
+
+static void test_downloads_parse(void **state)
+{
+	struct firefox_downloads dl;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(parse_downloads("{\"tab\":[2,1],\"all\":[3,1],\"running\":1}", &dl, &why),
+			 0);
+	assert_true(dl.counted);
+	assert_int_equal(dl.started, 2);
+	assert_int_equal(dl.done, 1);
+	assert_int_equal(dl.all_started, 3);
+	assert_int_equal(dl.all_done, 1);
+	assert_int_equal(dl.running, 1);
+	/* none at all, and the largest count taken */
+	assert_int_equal(parse_downloads("{\"running\":0,\"all\":[0,0],\"tab\":[0,0]}", &dl, &why),
+			 0);
+	assert_true(dl.counted);
+	assert_int_equal(dl.all_started, 0);
+	assert_int_equal(parse_downloads("{\"tab\":[16777216,16777216],\"all\":[16777216,16777216],"
+					 "\"running\":0}",
+					 &dl, &why),
+			 0);
+	assert_int_equal(dl.started, FIREFOX_MAX_DOWNLOADS);
+	/* null: the browser could not add its download view; nothing counted, no error */
+	assert_int_equal(parse_downloads("null", &dl, &why), 0);
+	assert_false(dl.counted);
+	assert_int_equal(dl.started, 0);
+}
+
+/* TEXT is refused as a log answer's "downloads", and nothing is counted. */
+static void expect_downloads_refused(const char *text)
+{
+	struct firefox_downloads dl;
+	const char *why = NULL;
+
+	if (parse_downloads(text, &dl, &why) != -1)
+		fail_msg("accepted: %s", text);
+	assert_non_null(why);
+	assert_false(dl.counted);
+	assert_int_equal(dl.started + dl.done + dl.all_started + dl.all_done + dl.running, 0);
+}
+
+/* A hostile or broken browser: counts it could not have are refused. */
+static void test_downloads_parse_hostile(void **state)
+{
+	(void)state;
+	expect_downloads_refused("{}");
+	expect_downloads_refused("[]");
+	expect_downloads_refused("1");
+	expect_downloads_refused("\"tab\"");
+	expect_downloads_refused("{\"tab\":[1,1],\"all\":[1,1]}");
+	expect_downloads_refused("{\"tab\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1,1],\"all\":[1,1],\"running\":0,\"more\":1}");
+	expect_downloads_refused("{\"tab\":[1],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1,1,1],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":{\"0\":1},\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[\"1\",1],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1.5,1],\"all\":[2,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1,null],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1,1],\"all\":[1,1],\"running\":null}");
+	expect_downloads_refused("{\"tab\":[1,1],\"all\":[1,1],\"running\":true}");
+	/* negative, or past what a browser does (and what the sums can hold) */
+	expect_downloads_refused("{\"tab\":[-1,0],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[0,-1],\"all\":[1,1],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[0,0],\"all\":[1,1],\"running\":-1}");
+	expect_downloads_refused("{\"tab\":[0,0],\"all\":[16777217,0],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[0,0],\"all\":[4294967297,1],\"running\":0}");
+	expect_downloads_refused(
+	    "{\"tab\":[0,0],\"all\":[9223372036854775807,0],\"running\":9223372036854775807}");
+	/* counts that contradict each other */
+	expect_downloads_refused("{\"tab\":[1,2],\"all\":[3,2],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[2,0],\"all\":[1,0],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[1,1],\"all\":[2,0],\"running\":0}");
+	expect_downloads_refused("{\"tab\":[0,0],\"all\":[2,1],\"running\":2}");
+}
+
+/* Base64 of LEN bytes of DATA (OpenSSL's encoder, a malloc'ed string). */
+static char *b64_of(const unsigned char *data, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	assert_non_null(out);
+	assert_int_equal(EVP_EncodeBlock((unsigned char *)out, data, (int)len),
+			 (int)(4 * ((len + 2) / 3)));
+	return out;
+}
+
+/* Decodes TEXT (a JSON string literal, or any JSON) with limit MAX; the return code. */
+static int decode_png(const char *json, size_t max, unsigned char **png, size_t *len,
+		      const char **why)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	int rc;
+
+	assert_non_null(j);
+	rc = firefox_png_decode(j, max, png, len, why);
+	json_decref(j);
+	return rc;
+}
+
+/* A PNG's signature followed by N - 8 bytes (N >= 8) of a pattern. */
+static unsigned char *fake_png(size_t n)
+{
+	static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	unsigned char *p = malloc(n);
+
+	assert_non_null(p);
+	memcpy(p, sig, sizeof(sig));
+	for (size_t i = sizeof(sig); i < n; i++)
+		p[i] = (unsigned char)(i * 7);
+	return p;
+}
+
+/* The PNG of N bytes as base64 decodes back to the same bytes (N % 3: padding 0, 2, 1). */
+static void expect_png_roundtrip(size_t n, size_t max)
+{
+	unsigned char *png = fake_png(n), *out = NULL;
+	char *b64 = b64_of(png, n), json[4096];
+	const char *why;
+	size_t len;
+
+	snprintf(json, sizeof(json), "\"%s\"", b64);
+	assert_int_equal(decode_png(json, max, &out, &len, &why), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, png, n);
+	assert_null(why);
+	free(out);
+	free(b64);
+	free(png);
+}
+
+/* JSON is refused as a screenshot (with limit MAX), nothing is returned. */
+static void expect_png_refused(const char *json, size_t max, const char *reason)
+{
+	unsigned char *out = (unsigned char *)"x";
+	const char *why = NULL;
+	size_t len = 1;
+
+	if (decode_png(json, max, &out, &len, &why) != -1)
+		fail_msg("accepted: %.200s", json);
+	assert_null(out);
+	assert_int_equal(len, 0);
+	assert_non_null(why);
+	if (reason && strcmp(why, reason) != 0)
+		fail_msg("%.100s: refused for \"%s\", not \"%s\"", json, why, reason);
+}
+
+static void test_png_decode(void **state)
+{
+	unsigned char *png = fake_png(30);
+	char *b64 = b64_of(png, 30), json[256];
+
+	(void)state;
+	expect_png_roundtrip(30, 1000); /* no padding */
+	expect_png_roundtrip(31, 1000); /* "==" */
+	expect_png_roundtrip(32, 1000); /* "=" */
+	expect_png_roundtrip(8, 8);     /* the signature alone, at the limit */
+	expect_png_roundtrip(1000, 1000);
+	/* 1002 bytes are 1336 characters: more than 999 bytes can need, refused undecoded */
+	{
+		unsigned char *big = fake_png(1002);
+		char *text = b64_of(big, 1002), *j = malloc(strlen(text) + 3);
+
+		assert_non_null(j);
+		sprintf(j, "\"%s\"", text);
+		expect_png_refused(j, 999, "larger than the screenshot limit");
+		expect_png_refused(j, 1001, "larger than the screenshot limit"); /* decoded */
+		expect_png_roundtrip(1002, 1002);
+		free(j);
+		free(text);
+		free(big);
+	}
+	/* the same count of characters may decode to less: "=" counts, 1001 is over 1000 */
+	{
+		unsigned char *big = fake_png(1001);
+		char *text = b64_of(big, 1001), *j = malloc(strlen(text) + 3);
+
+		assert_non_null(j);
+		sprintf(j, "\"%s\"", text);
+		expect_png_refused(j, 1000, "larger than the screenshot limit");
+		free(j);
+		free(text);
+		free(big);
+	}
+	/* not a string, empty, not base64 */
+	expect_png_refused("null", 1000, "not a string of base64");
+	expect_png_refused("{\"value\":\"iVBORw0K\"}", 1000, "not a string of base64");
+	expect_png_refused("[\"iVBORw0KGgo=\"]", 1000, "not a string of base64");
+	expect_png_refused("\"\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0KGgo\"", 1000, "not a string of base64"); /* 11 chars */
+	/* white space and '-' (its end marker) OpenSSL would pass over: not from Marionette */
+	expect_png_refused("\"iVBORw0 KGg=\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0K\\nGg=\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0-KGg=\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0_Ggo=\"", 1000, "not a string of base64"); /* URL-safe */
+	expect_png_refused("\"iVBO=w0KGgo=\"", 1000, "not a string of base64"); /* '=' inside */
+	expect_png_refused("\"iVBORw0KGg==\"", 1000, "not a PNG image");        /* 7 bytes only */
+	expect_png_refused("\"iVBORw0KGgo===\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0KG===\"", 1000, "not a string of base64");
+	expect_png_refused("\"iVBORw0K\\u0000Gg=\"", 1000, "not a string of base64");    /* NUL */
+	expect_png_refused("\"/9j/4AAQSkZJRgABAQAAAQABAAD/\"", 1000, "not a PNG image"); /* JPEG */
+	snprintf(json, sizeof(json), "\"%s\"", b64);
+	json[3] = '\x7f';
+	expect_png_refused(json, 1000, "not a string of base64");
+	free(b64);
+	free(png);
+}
+
 static void test_user_js(void **state)
 {
 	const char *js = firefox_user_js(), *p = js;
@@ -790,9 +1092,23 @@ struct fakebr {
 	const char *logs[4]; /* the log read's value for tab-1.. (JSON); NULL = a script error */
 	const char *current_url; /* WebDriver:GetCurrentURL */
 	unsigned tabs;
-	char calls[2048];   /* "Name[:detail] " per command */
-	unsigned misplaced; /* commands sent in the wrong context */
-	struct driver *d;   /* the visit's driver, freed by the test or its teardown */
+	char current[16]; /* the session's current tab ("tab-1", ...) */
+	enum {
+		SHOT_PNG = 0,
+		SHOT_ERROR,
+		SHOT_JPEG,
+		SHOT_STALL
+	} shot;                 /* TakeScreenshot's answer */
+	const char *shot_dir;   /* the visit's screenshot directory, NULL = none */
+	const char *hold_tab;   /* hold the reply to a navigation in this tab... */
+	unsigned hold_ms;       /* ...this long (a slow page) */
+	json_int_t held_id;     /* the navigation held, 0 if none */
+	uint64_t held_until_ns; /* when its reply goes */
+	unsigned running_reads; /* answer this many log reads with a download running */
+	json_int_t max_wait;    /* the largest wait a log read asked for */
+	char calls[2048];       /* "Name[:detail] " per command */
+	unsigned misplaced;     /* commands sent in the wrong context, or while a navigation runs */
+	struct driver *d;       /* the visit's driver, freed by the test or its teardown */
 	bool done;
 };
 
@@ -846,10 +1162,39 @@ static void fake_script(struct fakebr *f, json_int_t id, const json_t *params)
 		fake_reply(f, id, "javascript error", NULL);
 	} else {
 		json_t *v = json_loads(f->logs[tab - 1], JSON_DECODE_ANY, &jerr);
+		json_t *wait = json_array_get(json_object_get(params, "args"), 1);
+		json_t *dl = json_object_get(v, "downloads");
 
 		assert_non_null(v);
+		assert_true(json_is_integer(wait));
+		if (json_integer_value(wait) > f->max_wait)
+			f->max_wait = json_integer_value(wait);
+		if (f->running_reads && json_is_object(dl)) {
+			f->running_reads--; /* a download still under way */
+			json_object_set_new(dl, "running", json_integer(1));
+		}
 		fake_reply(f, id, NULL, json_pack("{s:o}", "value", v));
 	}
+}
+
+/* The screenshot of the current tab: a PNG signature and "shot of tab-N", or no PNG. */
+static void fake_screenshot(struct fakebr *f, json_int_t id)
+{
+	unsigned char png[64] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	char b64[128];
+	int n = 8 + snprintf((char *)png + 8, sizeof(png) - 8, "shot of %s", f->current);
+
+	f->misplaced += f->chrome; /* a screenshot of the chrome window is no page's */
+	if (f->shot == SHOT_ERROR) {
+		fake_reply(f, id, "unknown error", NULL);
+		return;
+	}
+	if (f->shot == SHOT_STALL)
+		return; /* never an answer */
+	if (f->shot == SHOT_JPEG)
+		png[1] = 0xd8; /* not the signature any more */
+	EVP_EncodeBlock((unsigned char *)b64, png, n);
+	fake_reply(f, id, NULL, json_pack("{s:s}", "value", b64));
 }
 
 static void fake_command(struct fakebr *f, const json_t *msg)
@@ -858,14 +1203,23 @@ static void fake_command(struct fakebr *f, const json_t *msg)
 	const char *name = json_string_value(json_array_get(msg, 2));
 	const json_t *params = json_array_get(msg, 3);
 	const char *value = json_string_value(json_object_get(params, "value"));
+	const char *target = json_string_value(json_object_get(params, "handle"));
 	char handle[16];
 
 	assert_non_null(name);
+	f->misplaced += f->held_id != 0; /* the driver sends nothing while a page loads */
 	if (strcmp(name, "WebDriver:ExecuteScript") == 0) {
 		fake_script(f, id, params);
 		return;
 	}
-	fake_call(f, name, value && strcmp(name, "Marionette:SetContext") == 0 ? value : "");
+	if (strcmp(name, "WebDriver:SwitchToWindow") == 0 && target)
+		snprintf(f->current, sizeof(f->current), "%s", target);
+	fake_call(f, name,
+		  value && strcmp(name, "Marionette:SetContext") == 0 ? value
+		  : strcmp(name, "WebDriver:SwitchToWindow") == 0 ||
+			  strcmp(name, "WebDriver:TakeScreenshot") == 0
+		      ? f->current
+		      : "");
 	if (strcmp(name, "WebDriver:NewSession") == 0) {
 		fake_reply(f, id, NULL, json_pack("{s:s,s:{}}", "sessionId", "s", "capabilities"));
 	} else if (strcmp(name, "WebDriver:GetWindowHandle") == 0) {
@@ -880,6 +1234,13 @@ static void fake_command(struct fakebr *f, const json_t *msg)
 	} else if (strcmp(name, "WebDriver:NewWindow") == 0) {
 		snprintf(handle, sizeof(handle), "tab-%u", ++f->tabs);
 		fake_reply(f, id, NULL, json_pack("{s:s,s:s}", "handle", handle, "type", "tab"));
+	} else if (strcmp(name, "WebDriver:TakeScreenshot") == 0) {
+		fake_screenshot(f, id);
+	} else if (strcmp(name, "WebDriver:Navigate") == 0 && f->hold_tab &&
+		   strcmp(f->current, f->hold_tab) == 0) {
+		f->misplaced += f->chrome;
+		f->held_id = id; /* answered by fake_pump when the time is up */
+		f->held_until_ns = util_now_mono_ns() + (uint64_t)f->hold_ms * 1000000;
 	} else if (strcmp(name, "WebDriver:Navigate") == 0 ||
 		   strcmp(name, "WebDriver:SwitchToWindow") == 0 ||
 		   strcmp(name, "WebDriver:GetCurrentURL") == 0) {
@@ -906,6 +1267,10 @@ static void fake_pump(struct fakebr *f)
 	const char *why;
 	ssize_t n;
 
+	if (f->held_id && util_now_mono_ns() >= f->held_until_ns) {
+		fake_reply(f, f->held_id, NULL, json_pack("{s:n}", "value"));
+		f->held_id = 0;
+	}
 	if (f->peer < 0) {
 		f->peer = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
 		if (f->peer >= 0)
@@ -988,6 +1353,7 @@ static int fake_setup(void **state)
 	*state = f;
 	f->peer = f->listener = -1;
 	f->tabs = 1; /* tab-1 is the first tab, new ones are tab-2, ... */
+	snprintf(f->current, sizeof(f->current), "tab-1");
 	f->in = malloc(FAKE_IN_MAX);
 	if (!f->in || uv_loop_init(&f->loop) != 0)
 		return -1;
@@ -1026,6 +1392,7 @@ static struct driver *fake_visit(struct fakebr *f, const char *const *urls, size
 				 .visit_time_s = 1,
 				 .page_timeout_s = 5,
 				 .layout = DRIVER_LAYOUT_TABS,
+				 .screenshot_dir = f->shot_dir,
 				 .tag = "fake"};
 	struct driver *d = NULL;
 	char err[256];
@@ -1116,28 +1483,38 @@ static void test_driver_chain(void **state)
 	const char *urls[] = {"http://a/old", "http://c/",
 			      "chrome://browser/content/browser.xhtml"};
 	unsigned long long now = util_now_real_ns() / 1000000;
-	char log1[512], log2[512], hops[512];
+	char log1[512], log2[512], hops[512], log[2048];
 	const struct driver_result *r;
 	struct driver *d;
+	FILE *fp;
 
 	if (geteuid() != 0)
 		skip();
 	snprintf(
 	    log1, sizeof(log1),
 	    "{\"docs\":[[\"http://a/old\",301,%llu],[\"http://a/hop\",302,%llu],"
-	    "[\"http://b/\",200,%llu],[\"http://late/\",200,%llu]],\"pending\":[],\"dropped\":0}",
+	    "[\"http://b/\",200,%llu],[\"http://late/\",200,%llu]],\"pending\":[],\"dropped\":0,"
+	    "\"downloads\":null}",
 	    now, now, now, now + 3600ULL * 1000);
 	snprintf(log2, sizeof(log2),
 		 "{\"docs\":[[\"http://c/\",200,%llu],[\"about:blank\",0,%llu]],\"pending\":[],"
-		 "\"dropped\":2}",
+		 "\"dropped\":2,\"downloads\":null}",
 		 now, now);
 	f->logs[0] = log1;
 	f->logs[1] = log2;
-	f->logs[2] = "{\"docs\":[],\"pending\":[],\"dropped\":0}";
+	/* no download view in this browser: no counts, one log line, the chains all the same */
+	f->logs[2] = "{\"docs\":[],\"pending\":[],\"dropped\":0,\"downloads\":null}";
 	f->current_url = "http://pushed/"; /* what the tab says (pushState): the log wins */
+	fp = log_to_file();
 	d = fake_visit(f, urls, 3);
+	slurp_stream(fp, log, sizeof(log));
+	assert_int_equal(count(log, "no download counts"), 1);
+	assert_non_null(strstr(log,
+			       "browser on port 2828: no download counts: it keeps no download "
+			       "log"));
 	r = driver_result(d, 0);
 	assert_int_equal(r->major, 0);
+	assert_int_equal(r->downloads, 0);
 	assert_string_equal(hops_of(d, 0, hops, sizeof(hops)),
 			    "http://a/old 301;http://a/hop 302;");
 	assert_string_equal(r->final_url, "http://b/");
@@ -1252,12 +1629,193 @@ static void test_driver_bad_log(void **state)
 	fake_end(f, d);
 }
 
+/* DIR/NAME's bytes after the 8-byte PNG signature, as a string ("" if unreadable). */
+static const char *shot_text(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "rb");
+	if (fp) {
+		n = fread(buf, 1, len - 1, fp);
+		fclose(fp);
+	}
+	buf[n] = '\0';
+	return n > 8 ? buf + 8 : "";
+}
+
+/* A tab's log answer into BUF: one document URL shown at MS, and DOWNLOADS (JSON). */
+static const char *tab_log(char *buf, size_t len, const char *url, unsigned long long ms,
+			   const char *downloads)
+{
+	snprintf(buf, len,
+		 "{\"docs\":[[\"%s\",200,%llu]],\"pending\":[],\"dropped\":0,\"downloads\":%s}",
+		 url, ms, downloads);
+	return buf;
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Screenshots and downloads.  URL 1's stay ends while URL 2's page is
+ * still loading: its screenshot waits until that navigation (and its
+ * queries) are over, then the session switches to tab-1 and takes it, so
+ * no command ever overlaps a navigation; every URL's image is of its own
+ * tab, in <dir>/<tag>-<N>.png.  A download still running makes the driver
+ * read that tab again (once the fake says it is over); a download of the
+ * browser that no tab got counts for the first URL.
+ */
+static void test_driver_screenshots(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/", "http://b/", "http://c/"};
+	unsigned long long now = util_now_real_ns() / 1000000;
+	char dir[] = "/tmp/capture-shots.XXXXXX", log1[512], log2[512], log3[512], buf[128];
+	char path[PATH_MAX];
+	const struct driver_result *r;
+	struct driver *d;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	f->shot_dir = dir;
+	f->hold_tab = "tab-2";
+	f->hold_ms = 1500; /* URL 1's stay (1 s) ends meanwhile */
+	f->running_reads = 1;
+	f->logs[0] = tab_log(log1, sizeof(log1), "http://a/", now,
+			     "{\"tab\":[1,1],\"all\":[3,2],\"running\":0}");
+	f->logs[1] = tab_log(log2, sizeof(log2), "http://b/", now,
+			     "{\"tab\":[0,0],\"all\":[3,2],\"running\":0}");
+	f->logs[2] = tab_log(log3, sizeof(log3), "http://c/", now,
+			     "{\"tab\":[1,0],\"all\":[3,2],\"running\":0}");
+	f->current_url = "http://x/";
+	d = fake_visit(f, urls, 3);
+	assert_int_equal(f->misplaced, 0);
+	for (size_t i = 0; i < 3; i++) {
+		char name[32], want[32];
+
+		r = driver_result(d, i);
+		assert_int_equal(r->major, 0);
+		snprintf(name, sizeof(name), "fake-%zu.png", i + 1);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		assert_non_null(r->screenshot);
+		assert_string_equal(r->screenshot, path);
+		snprintf(want, sizeof(want), "shot of tab-%zu", i + 1);
+		assert_string_equal(shot_text(dir, name, buf, sizeof(buf)), want);
+	}
+	/* tab-1's screenshot came after tab-2's navigation, before tab-3 opened */
+	assert_non_null(strstr(f->calls, "SwitchToWindow:tab-2 Navigate GetCurrentURL "
+					 "ExecuteScript:status SwitchToWindow:tab-1 "
+					 "TakeScreenshot:tab-1 NewWindow SwitchToWindow:tab-3 "));
+	assert_int_equal(count(f->calls, "TakeScreenshot"), 3);
+	/* downloads: tab-1 read twice (running), the unattributed one is URL 1's */
+	assert_int_equal(count(f->calls, "ExecuteScript:read"), 4);
+	assert_true(f->max_wait > 0 && f->max_wait <= FIREFOX_DOWNLOAD_WAIT_MS);
+	assert_int_equal(driver_result(d, 0)->downloads, 2);
+	assert_int_equal(driver_result(d, 0)->downloads_done, 2);
+	assert_int_equal(driver_result(d, 1)->downloads, 0);
+	assert_int_equal(driver_result(d, 2)->downloads, 1);
+	assert_int_equal(driver_result(d, 2)->downloads_done, 0);
+	assert_string_equal(driver_result(d, 1)->final_url, "http://b/");
+	fake_end(f, d);
+	remove_dir(dir);
+}
+
+/*
+ * A browser that answers a screenshot with something that is not a PNG,
+ * with an error, or not at all, and download counts it could not have: no
+ * image, no count, a log line each, and the rest of the visit as it was
+ * (the chain from the log, the downloads of a tab whose answer was fine).
+ */
+static void test_driver_bad_screenshot(void **state)
+{
+	struct fakebr *f = *state;
+	const char *urls[] = {"http://a/", "http://b/"};
+	unsigned long long now = util_now_real_ns() / 1000000;
+	char dir[] = "/tmp/capture-shots.XXXXXX", log1[512], log2[512], logtext[4096];
+	struct driver *d;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	fp = log_to_file();
+	f->shot_dir = dir;
+	f->shot = SHOT_JPEG;
+	snprintf(log1, sizeof(log1),
+		 "{\"docs\":[[\"http://a/\",302,%llu],[\"http://a2/\",200,%llu]],\"pending\":[],"
+		 "\"dropped\":0,\"downloads\":{\"tab\":[5,1],\"all\":[1,1],\"running\":0}}",
+		 now, now);
+	f->logs[0] = log1;
+	f->logs[1] = tab_log(log2, sizeof(log2), "http://b/", now,
+			     "{\"tab\":[1,1],\"all\":[1,1],\"running\":0}");
+	f->current_url = "http://x/";
+	d = fake_visit(f, urls, 2);
+	slurp_stream(fp, logtext, sizeof(logtext));
+	assert_int_equal(f->misplaced, 0);
+	assert_int_equal(count(logtext, "no screenshot: not a PNG image"), 2);
+	assert_non_null(strstr(logtext, "URL 1: no download counts from the navigation log: more "
+					"downloads for the tab than for the browser"));
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(driver_result(d, i)->major, 0);
+		assert_null(driver_result(d, i)->screenshot);
+	}
+	assert_string_equal(driver_result(d, 0)->final_url, "http://a2/");
+	assert_int_equal(driver_result(d, 0)->downloads, 0);
+	assert_int_equal(driver_result(d, 1)->downloads, 1);
+	assert_int_equal(driver_result(d, 1)->downloads_done, 1);
+	assert_int_equal(count(f->calls, "ExecuteScript:read"), 2);
+	fake_end(f, d);
+	/* an error instead of an image: the same */
+	fp = log_to_file();
+	f->shot = SHOT_ERROR;
+	f->done = false;
+	f->calls[0] = '\0';
+	f->tabs = 1;
+	snprintf(f->current, sizeof(f->current), "tab-1");
+	close(f->peer); /* the next visit connects anew */
+	f->peer = -1;
+	d = fake_visit(f, urls, 1);
+	slurp_stream(fp, logtext, sizeof(logtext));
+	assert_non_null(
+	    strstr(logtext, "URL 1: no screenshot: unknown error: fake browser says no"));
+	assert_null(driver_result(d, 0)->screenshot);
+	assert_int_equal(driver_result(d, 0)->major, 0);
+	fake_end(f, d);
+	/* no answer at all: given up after FIREFOX_SCREENSHOT_MS, the log is still read */
+	fp = log_to_file();
+	f->shot = SHOT_STALL;
+	f->done = false;
+	f->calls[0] = '\0';
+	snprintf(f->current, sizeof(f->current), "tab-1");
+	close(f->peer);
+	f->peer = -1;
+	d = fake_visit(f, urls, 1);
+	slurp_stream(fp, logtext, sizeof(logtext));
+	assert_non_null(strstr(logtext, "URL 1: no screenshot: no answer in time"));
+	assert_true(
+	    ends_with(f->calls, "TakeScreenshot:tab-1 SetContext:chrome ExecuteScript:read "));
+	assert_string_equal(driver_result(d, 0)->final_url, "http://a2/");
+	assert_null(driver_result(d, 0)->screenshot);
+	fake_end(f, d);
+	assert_int_equal(rmdir(dir), 0); /* nothing was written */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_greeting_and_framing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partial_reads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_replies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_length_too_long, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_length, setup, teardown),
@@ -1273,6 +1831,9 @@ int main(void)
 	    cmocka_unit_test(test_url_navigable),
 	    cmocka_unit_test(test_docs_parse),
 	    cmocka_unit_test(test_docs_parse_hostile),
+	    cmocka_unit_test(test_downloads_parse),
+	    cmocka_unit_test(test_downloads_parse_hostile),
+	    cmocka_unit_test(test_png_decode),
 	    cmocka_unit_test(test_user_js),
 	    cmocka_unit_test(test_launch_argv),
 	    cmocka_unit_test(test_launch_script),
@@ -1280,6 +1841,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_driver_no_chrome, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_driver_bad_log, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_driver_install_timeout, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_screenshots, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_bad_screenshot, fake_setup, fake_teardown),
 	};
 
 	if (getenv("CAPTURE_TEST_FILTER")) /* run one test: CAPTURE_TEST_FILTER=test_name */

@@ -32,13 +32,21 @@
  * then only the fallback: when the log cannot be installed or read, the
  * chain is "requested URL -> final URL" with status 0, and a log line says
  * why.  docs/firefox.md "Redirect chain".
+ *
+ * Downloads are counted by the same chrome-side script (a view on the
+ * browser's download list, per tab) and read with the chains.  With a
+ * screenshot directory, a loaded page's tab is photographed at the end of
+ * its stay (WebDriver:SwitchToWindow, WebDriver:TakeScreenshot), as soon
+ * as no other command of its browser is under way.  docs/firefox.md
+ * "Downloads", "Screenshots".
  */
 #include "client/apps/firefox.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +64,7 @@
 #define CONNECT_RETRY_MS 100
 #define SH_PATH          "/bin/sh"
 #define MAX_ERROR_TEXT   300 /* bytes of Marionette's message kept as the error text */
+#define MAX_REREADS      8   /* log reads sent again for running downloads, per browser */
 
 /*
  * Arguments: the user.js text, the browser, then one profile per browser.
@@ -93,6 +102,15 @@
  * Same-document changes (pushState, fragments) are not documents.  Lists
  * are bounded: past the limit the last entry is replaced and counted.  The
  * log lives on the browser window's chrome global, which no page reaches.
+ *
+ * Downloads: a view on the browser's download list (Downloads.sys.mjs)
+ * counts, per tab ("dl": started, done) and for the whole browser
+ * (captureDownloads: started, done, ended), each download once.  A
+ * download belongs to the tab of the browsing context that started it
+ * (its source.browsingContextId, a frame's too), or to the tab that opened
+ * that context's popup.  The list is the parent process's own: a page can
+ * start downloads, but not touch the counts.  If the view cannot be added,
+ * the navigation log still works and captureDownloads stays unset.
  */
 #define NAV_LOG_INSTALL                                                                            \
 	"const [maxDocs, maxUrl, maxTabs] = arguments;"                                            \
@@ -103,7 +121,7 @@
 	"const tab = id => {"                                                                      \
 	"  let t = tabs.get(id);"                                                                  \
 	"  if (!t && id && tabs.size < maxTabs) {"                                                 \
-	"    t = {docs: [], pending: [], dropped: 0};"                                             \
+	"    t = {docs: [], pending: [], dropped: 0, dl: [0, 0]};"                                 \
 	"    tabs.set(id, t);"                                                                     \
 	"  }"                                                                                      \
 	"  return t;"                                                                              \
@@ -143,22 +161,57 @@
 	"  } catch (e) {} }"                                                                       \
 	"});"                                                                                      \
 	"window.captureNavLog = tabs;"                                                             \
-	"return true;"
+	"const all = [0, 0, 0], seen = new WeakMap();"                                             \
+	"const owner = d => { try {"                                                               \
+	"  let bc = BrowsingContext.get(d.source.browsingContextId);"                              \
+	"  bc = bc && bc.top;"                                                                     \
+	"  for (let i = 0; bc && bc.opener && i < 8; i++) bc = bc.opener.top;"                     \
+	"  return bc ? tab(bc.browserId) : null;"                                                  \
+	"} catch (e) { return null; } };"                                                          \
+	"const count = (r, k) => { all[k]++; if (r.t) r.t.dl[k]++; };"                             \
+	"const view = {"                                                                           \
+	"  onDownloadAdded(d) { try {"                                                             \
+	"    if (seen.has(d)) return;"                                                             \
+	"    const r = {t: owner(d), done: false, ended: false};"                                  \
+	"    seen.set(d, r);"                                                                      \
+	"    count(r, 0);"                                                                         \
+	"    view.onDownloadChanged(d);"                                                           \
+	"  } catch (e) {} },"                                                                      \
+	"  onDownloadChanged(d) { try {"                                                           \
+	"    const r = seen.get(d);"                                                               \
+	"    if (r && d.succeeded && !r.done) { r.done = true; count(r, 1); }"                     \
+	"    if (r && d.stopped && !r.ended) { r.ended = true; all[2]++; }"                        \
+	"  } catch (e) {} }"                                                                       \
+	"};"                                                                                       \
+	"const {Downloads} = ChromeUtils.importESModule("                                          \
+	"  'resource://gre/modules/Downloads.sys.mjs');"                                           \
+	"return Downloads.getList(Downloads.ALL).then(list => list.addView(view))"                 \
+	"  .then(() => { window.captureDownloads = all; return true; }, () => true);"
 
 /*
- * One tab's log (argument: its Marionette window handle, which Marionette's
- * own NavigableManager maps to the tab's browser); null if there is no log
- * or no such tab.
+ * One tab's log (arguments: its Marionette window handle, which
+ * Marionette's own NavigableManager maps to the tab's browser, and how
+ * many ms to wait while a download of the browser is under way); null if
+ * there is no log or no such tab.  "downloads" is null without the
+ * download view.
  */
 #define NAV_LOG_READ                                                                               \
-	"const [handle] = arguments, tabs = window.captureNavLog;"                                 \
+	"const [handle, waitMs] = arguments, tabs = window.captureNavLog;"                         \
+	"const all = window.captureDownloads;"                                                     \
 	"const {NavigableManager} = ChromeUtils.importESModule("                                   \
 	"  'chrome://remote/content/shared/NavigableManager.sys.mjs');"                            \
 	"const browser = NavigableManager.getBrowserById(handle);"                                 \
 	"if (!tabs || !browser) return null;"                                                      \
-	"const t = tabs.get(browser.browserId);"                                                   \
-	"return t ? {docs: t.docs, pending: t.pending, dropped: t.dropped}"                        \
-	"         : {docs: [], pending: [], dropped: 0};"
+	"const until = Date.now() + waitMs;"                                                       \
+	"const answer = () => {"                                                                   \
+	"  const t = tabs.get(browser.browserId) || {docs: [], pending: [], dropped: 0, dl: [0, "  \
+	"0]};"                                                                                     \
+	"  return {docs: t.docs, pending: t.pending, dropped: t.dropped, downloads: all"           \
+	"    ? {tab: t.dl, all: [all[0], all[1]], running: all[0] - all[2]} : null};"              \
+	"};"                                                                                       \
+	"const wait = () => (all && all[0] > all[2] && Date.now() < until"                         \
+	"  ? new Promise(r => setTimeout(r, 100)).then(wait) : answer());"                         \
+	"return wait();"
 
 /*
  * The quiet profile (docs/firefox.md has the reason for each line): no
@@ -459,6 +512,114 @@ int firefox_docs_parse(const json_t *value, uint64_t until_ms, struct firefox_do
 	return 0;
 }
 
+/* Two counts [STARTED, DONE] into *STARTED and *DONE; -1 if malformed or DONE > STARTED. */
+static int count_pair(const json_t *pair, unsigned *started, unsigned *done)
+{
+	const json_t *s = json_array_get(pair, 0), *d = json_array_get(pair, 1);
+
+	if (json_array_size(pair) != 2 || !json_is_integer(s) || !json_is_integer(d) ||
+	    json_integer_value(s) < 0 || json_integer_value(s) > FIREFOX_MAX_DOWNLOADS ||
+	    json_integer_value(d) < 0 || json_integer_value(d) > json_integer_value(s))
+		return -1;
+	*started = (unsigned)json_integer_value(s);
+	*done = (unsigned)json_integer_value(d);
+	return 0;
+}
+
+int firefox_downloads_parse(const json_t *value, struct firefox_downloads *out, const char **reason)
+{
+	const json_t *running = json_object_get(value, "running");
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	if (json_is_null(value))
+		return 0; /* the browser could not add the download view */
+	if (!json_is_object(value) || json_object_size(value) != 3 ||
+	    count_pair(json_object_get(value, "tab"), &out->started, &out->done) < 0 ||
+	    count_pair(json_object_get(value, "all"), &out->all_started, &out->all_done) < 0 ||
+	    !json_is_integer(running) || json_integer_value(running) < 0) {
+		*reason = "not {\"tab\":[started, done], \"all\":[started, done], \"running\":N}";
+		goto refused;
+	}
+	if (out->started > out->all_started || out->done > out->all_done) {
+		*reason = "more downloads for the tab than for the browser";
+		goto refused;
+	}
+	if (json_integer_value(running) > out->all_started - out->all_done) {
+		*reason = "more downloads running than started and not done";
+		goto refused;
+	}
+	out->running = (unsigned)json_integer_value(running);
+	out->counted = true;
+	return 0;
+refused:
+	memset(out, 0, sizeof(*out));
+	return -1;
+}
+
+/* A byte of the base64 alphabet (RFC 4648, not the URL-safe one). */
+static bool base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+int firefox_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
+		       const char **reason)
+{
+	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	const char *text = json_string_value(value);
+	size_t n = json_string_length(value), chars = n;
+	EVP_ENCODE_CTX *ctx = NULL;
+	unsigned char *out = NULL;
+	int got = 0, tail = 0;
+
+	*png = NULL;
+	*len = 0;
+	*reason = "not a string of base64";
+	if (!text || n == 0 || n % 4 || strlen(text) != n)
+		return -1;
+	/* the decoded size is 3 bytes per 4 characters: refuse more than MAX before decoding */
+	if (n / 4 > (max + 2) / 3 || n > INT_MAX) {
+		*reason = "larger than the screenshot limit";
+		return -1;
+	}
+	while (chars > n - 2 && text[chars - 1] == '=')
+		chars--; /* the padding, only at the end */
+	for (size_t i = 0; i < chars; i++) {
+		if (!base64_char(text[i]))
+			return -1; /* OpenSSL would skip white space and stop at '-': we do not */
+	}
+	out = malloc(n / 4 * 3);
+	ctx = EVP_ENCODE_CTX_new();
+	if (!out || !ctx) {
+		*reason = "out of memory";
+		goto fail;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, out, &got, (const unsigned char *)text, (int)n) < 0 ||
+	    EVP_DecodeFinal(ctx, out + got, &tail) < 0)
+		goto fail;
+	*len = (size_t)got + (size_t)tail;
+	if (*len > max) {
+		*reason = "larger than the screenshot limit";
+		goto fail;
+	}
+	if (*len < sizeof(signature) || memcmp(out, signature, sizeof(signature)) != 0) {
+		*reason = "not a PNG image";
+		goto fail;
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	*png = out;
+	*reason = NULL;
+	return 0;
+fail:
+	EVP_ENCODE_CTX_free(ctx);
+	free(out);
+	*len = 0;
+	return -1;
+}
+
 /* ---- the driver's state ---- */
 
 enum ff_step {
@@ -467,8 +628,11 @@ enum ff_step {
 	FF_NAVIGATING,  /* WebDriver:Navigate sent */
 	FF_QUERYING,    /* final URL and status asked for */
 	FF_STAYING,     /* loaded: its visit time runs */
+	FF_SHOT_QUEUED, /* its stay is over; its screenshot waits until the browser is free */
+	FF_SHOOTING,    /* switched to its tab, screenshot asked for */
 	FF_ENDED,       /* its visit is over; its tab's log is read when its browser's URLs are */
 	FF_COLLECTING,  /* its tab's log asked for */
+	FF_READ,        /* its tab's log read; finished with the browser's other tabs */
 	FF_DONE,
 };
 
@@ -491,6 +655,7 @@ struct ff_url {
 	uint64_t nav_ms;      /* loop time WebDriver:Navigate was sent */
 	uint64_t deadline_ms; /* of the current step */
 	uint64_t end_real_ms; /* CLOCK_REALTIME ms its visit ended: later log entries are not its */
+	bool chain;           /* its chain came from the navigation log (else the fallback) */
 	char handle[FIREFOX_MAX_HANDLE]; /* its tab's Marionette window handle, "" if unknown */
 };
 
@@ -506,6 +671,14 @@ struct ff_browser {
 	uint64_t log_deadline_ms; /* of the log step under way */
 	uint64_t log_start_ms;    /* loop time the install began */
 	char log_why[160];        /* why installing the log failed, "" if it did not */
+	struct ff_url *shooting;  /* the URL whose screenshot is under way, NULL if none */
+	uint64_t dl_grace_ms;     /* loop time after which running downloads delay no read */
+	bool dl_counted;          /* a read gave download counts */
+	bool dl_unlogged;         /* said once: the browser keeps no download log */
+	unsigned dl_rereads;      /* reads sent again because a download was running */
+	bool dl_settled;          /* the downloads no tab was given are counted */
+	unsigned dl_tabs_started, dl_tabs_done; /* the sums of the tabs' counts */
+	unsigned dl_all_started, dl_all_done;   /* the whole browser's, from the latest read */
 };
 
 struct firefox {
@@ -579,12 +752,13 @@ static void url_done(struct ff_url *u)
 {
 	struct ff_browser *b = u->b;
 
+	if (!u->end_real_ms) /* a loaded page's end is its stay's, before its screenshot */
+		u->end_real_ms = util_now_real_ns() / 1000000;
 	if (b->log != FF_LOG_ON || !b->mn || b->gone) {
 		url_finish(u, false);
 		return;
 	}
 	u->step = FF_ENDED;
-	u->end_real_ms = util_now_real_ns() / 1000000;
 	read_logs(b);
 }
 
@@ -599,16 +773,58 @@ static void url_fail(struct ff_url *u, uint32_t major, uint32_t minor, const cha
 	url_done(u);
 }
 
+/*
+ * Downloads of B that no read gave to a tab (a tab the log did not follow,
+ * a context gone before the download began, or a tab whose read failed)
+ * count for B's first URL, as chromium counts a download of a frame it
+ * does not know.  Once, after the reads.
+ */
+static void settle_downloads(struct ff_browser *b)
+{
+	struct driver_result *r = &b->ff->base.results[b->first];
+	unsigned started = 0, done = 0;
+
+	if (!b->dl_counted || b->dl_settled)
+		return;
+	b->dl_settled = true;
+	if (b->dl_all_started > b->dl_tabs_started)
+		started = b->dl_all_started - b->dl_tabs_started;
+	if (b->dl_all_done > b->dl_tabs_done)
+		done = b->dl_all_done - b->dl_tabs_done;
+	if (!started && !done)
+		return;
+	r->downloads += started;
+	r->downloads_done += done;
+	log_info("%s: URL %zu: %u download(s) of its browser (%u done) not from a known tab: "
+		 "counted for it",
+		 tag(b->ff), b->first + 1, started, done);
+}
+
+/* Every read of B is over (answered, refused or given up): its URLs are finished. */
+static void reads_over(struct ff_browser *b)
+{
+	settle_downloads(b);
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		struct ff_url *u = &b->ff->urls[i];
+
+		if (u->step == FF_READ)
+			url_finish(u, u->chain);
+	}
+}
+
 /* Every URL of B that is not done fails with MAJOR; nothing more is sent to B. */
 static void browser_fail(struct ff_browser *b, uint32_t major, const char *why)
 {
 	b->log = FF_LOG_OFF;
+	b->shooting = NULL;
+	reads_over(b);
 	for (size_t i = b->first; i < b->first + b->n; i++) {
 		struct ff_url *u = &b->ff->urls[i];
 
 		if (u->step == FF_DONE)
 			continue;
-		if (u->step == FF_STAYING || u->step == FF_ENDED || u->step == FF_COLLECTING) {
+		if (u->step == FF_STAYING || u->step == FF_SHOT_QUEUED || u->step == FF_SHOOTING ||
+		    u->step == FF_ENDED || u->step == FF_COLLECTING) {
 			url_finish(u, false); /* visited; its stay cut short or its log not read */
 			continue;
 		}
@@ -618,6 +834,161 @@ static void browser_fail(struct ff_browser *b, uint32_t major, const char *why)
 }
 
 static void start_next(struct ff_browser *b);
+
+/* ---- screenshots ---- */
+
+/* Writes LEN bytes of PNG to PATH (a new file, no link followed); 0, or -1 with errno. */
+static int save_png(const char *path, const unsigned char *png, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	int saved, rc;
+
+	if (!fp) {
+		saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	rc = fwrite(png, 1, len, fp) == len ? 0 : -1;
+	saved = errno;
+	if (fclose(fp) != 0 && rc == 0) {
+		saved = errno;
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(path); /* no half image under the URL's name */
+	errno = saved;
+	return rc;
+}
+
+/* U's screenshot is over (WHY: why there is none, NULL if saved or logged); B goes on. */
+static void shot_over(struct ff_url *u, const char *why)
+{
+	struct ff_browser *b = u->b;
+
+	if (why)
+		log_warnx("%s: URL %zu: no screenshot: %s", tag(b->ff), u->i + 1, why);
+	b->shooting = NULL;
+	url_done(u);
+	start_next(b);
+}
+
+static void on_shot(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct ff_url *u = arg;
+	struct driver *d = &u->b->ff->base;
+	char path[PATH_MAX], why[200];
+	const char *reason;
+	unsigned char *png;
+	size_t len;
+
+	(void)m;
+	if (u->step != FF_SHOOTING || u->b->shooting != u)
+		return; /* too late */
+	if (error) {
+		snprintf(why, sizeof(why), "%s: %s", marionette_error_kind(error),
+			 marionette_error_message(error));
+		shot_over(u, why);
+		return;
+	}
+	if (firefox_png_decode(json_object_get(result, "value"), FIREFOX_MAX_SCREENSHOT, &png, &len,
+			       &reason) < 0) {
+		shot_over(u, reason);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s-%zu.png", d->visit.screenshot_dir, d->visit.tag,
+		 u->i + 1);
+	if (save_png(path, png, len) < 0) {
+		log_warn("%s: URL %zu: no screenshot: %s", tag(u->b->ff), u->i + 1, path);
+		free(png);
+		shot_over(u, NULL); /* logged with the errno */
+		return;
+	}
+	free(png);
+	log_debug("%s: URL %zu: screenshot of %zu bytes in %llu ms", tag(u->b->ff), u->i + 1, len,
+		  (unsigned long long)(now_ms(u->b->ff) + FIREFOX_SCREENSHOT_MS - u->deadline_ms));
+	free(d->results[u->i].screenshot);
+	d->results[u->i].screenshot = strdup(path);
+	shot_over(u, d->results[u->i].screenshot ? NULL : "out of memory");
+}
+
+static void on_shot_tab(struct marionette *m, const json_t *error, const json_t *result, void *arg)
+{
+	struct ff_url *u = arg;
+	char why[200];
+
+	(void)result;
+	if (u->step != FF_SHOOTING || u->b->shooting != u)
+		return;
+	if (error) {
+		snprintf(why, sizeof(why), "cannot switch to its tab: %s",
+			 marionette_error_message(error));
+		shot_over(u, why);
+		return;
+	}
+	/* the viewport, as chromium's: a whole page could be 32767 pixels high */
+	if (!marionette_call(m, "WebDriver:TakeScreenshot", json_pack("{s:b}", "full", 0), on_shot,
+			     u))
+		shot_over(u, "cannot send to the browser");
+}
+
+/*
+ * Starts the screenshot of B's first URL that waits for one: its tab
+ * becomes the session's current one (WebDriver:SwitchToWindow), then
+ * WebDriver:TakeScreenshot.  Only while no other command of B is under
+ * way, as every step of a URL works on the session's current tab.  True
+ * if one runs now.
+ */
+static bool shoot_next(struct ff_browser *b)
+{
+	for (size_t i = b->first; i < b->first + b->n && !b->shooting; i++) {
+		struct ff_url *u = &b->ff->urls[i];
+
+		if (u->step != FF_SHOT_QUEUED)
+			continue;
+		b->shooting = u;
+		u->step = FF_SHOOTING;
+		u->deadline_ms = now_ms(b->ff) + FIREFOX_SCREENSHOT_MS;
+		if (!u->handle[0])
+			shot_over(u, "no window handle for its tab");
+		else if (!marionette_call(b->mn, "WebDriver:SwitchToWindow",
+					  json_pack("{s:s}", "handle", u->handle), on_shot_tab, u))
+			shot_over(u, "cannot send to the browser");
+		return true; /* shot_over went on with B's next step */
+	}
+	return b->shooting != NULL;
+}
+
+/* True while a command of B is under way that works on the session's current tab or context. */
+static bool browser_busy(const struct ff_browser *b)
+{
+	if (b->shooting || b->log == FF_LOG_INSTALLING)
+		return true;
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		enum ff_step step = b->ff->urls[i].step;
+
+		if (step == FF_OPENING || step == FF_NAVIGATING || step == FF_QUERYING)
+			return true;
+	}
+	return false;
+}
+
+/* U's stay is over: its screenshot (if asked for) when B is free, then its end. */
+static void url_stay_over(struct ff_url *u)
+{
+	struct ff_browser *b = u->b;
+
+	u->end_real_ms = util_now_real_ns() / 1000000;
+	if (!b->ff->base.visit.screenshot_dir || !b->mn || b->gone || !b->session) {
+		url_done(u);
+		return;
+	}
+	u->step = FF_SHOT_QUEUED;
+	if (!browser_busy(b))
+		start_next(b);
+}
 
 /* ---- the navigation log: reading it ---- */
 
@@ -637,7 +1008,22 @@ static void apply_docs(struct ff_url *u, const struct firefox_docs *docs)
 		log_warnx("%s: URL %zu: out of memory for its redirects", tag(u->b->ff), u->i + 1);
 }
 
-/* Reading B's logs failed: every URL waiting for it keeps the fallback. */
+/* U's tab's download counts; B's sums and browser-wide counts for settle_downloads. */
+static void apply_downloads(struct ff_url *u, const struct firefox_downloads *dl)
+{
+	struct ff_browser *b = u->b;
+	struct driver_result *r = &b->ff->base.results[u->i];
+
+	r->downloads += dl->started;
+	r->downloads_done += dl->done;
+	b->dl_tabs_started += dl->started;
+	b->dl_tabs_done += dl->done;
+	b->dl_all_started = dl->all_started; /* the latest read knows the most */
+	b->dl_all_done = dl->all_done;
+	b->dl_counted = true;
+}
+
+/* Reading B's logs failed: every URL not read yet keeps the fallback. */
 static void read_fail(struct ff_browser *b, const char *why)
 {
 	log_off(b, why);
@@ -645,31 +1031,86 @@ static void read_fail(struct ff_browser *b, const char *why)
 		struct ff_url *u = &b->ff->urls[i];
 
 		if (u->step == FF_ENDED || u->step == FF_COLLECTING)
-			url_finish(u, false);
+			u->step = FF_READ; /* u->chain false: the fallback */
 	}
+	reads_over(b);
 }
 
 static void read_next(struct ff_browser *b);
+static bool read_send(struct ff_url *u);
+
+/* The downloads part of U's log answer (VALUE); true if it must be read again. */
+static bool take_downloads(struct ff_url *u, const json_t *value)
+{
+	struct ff_browser *b = u->b;
+	struct firefox_downloads dl;
+	const char *reason;
+
+	if (firefox_downloads_parse(json_object_get(value, "downloads"), &dl, &reason) < 0) {
+		log_warnx("%s: URL %zu: no download counts from the navigation log: %s", tag(b->ff),
+			  u->i + 1, reason);
+		return false;
+	}
+	if (!dl.counted) {
+		if (!b->dl_unlogged)
+			log_warnx("%s: browser on port %u: no download counts: it keeps no "
+				  "download log",
+				  tag(b->ff), b->port);
+		b->dl_unlogged = true;
+		return false;
+	}
+	/*
+	 * a download under way: read again (the script waits) until the grace
+	 * is over; a browser that does not wait cannot make the driver spin
+	 */
+	if (dl.running && now_ms(b->ff) < b->dl_grace_ms && b->dl_rereads < MAX_REREADS) {
+		b->dl_rereads++;
+		return true;
+	}
+	apply_downloads(u, &dl);
+	return false;
+}
 
 static void on_log(struct marionette *m, const json_t *error, const json_t *result, void *arg)
 {
 	struct ff_url *u = arg;
+	const json_t *value = json_object_get(result, "value");
 	struct firefox_docs docs;
 	const char *reason = marionette_error_message(error);
 
 	(void)m;
 	if (u->step != FF_COLLECTING)
 		return;
-	if (!error && firefox_docs_parse(json_object_get(result, "value"), u->end_real_ms, &docs,
-					 &reason) == 0) {
+	if (!error && take_downloads(u, value)) {
+		if (!read_send(u))
+			read_fail(u->b, "cannot send to the browser");
+		return;
+	}
+	if (!error && firefox_docs_parse(value, u->end_real_ms, &docs, &reason) == 0) {
 		apply_docs(u, &docs);
-		url_finish(u, true);
+		u->chain = true;
 	} else {
 		log_warnx("%s: URL %zu: no redirect chain from the navigation log: %s",
 			  tag(u->b->ff), u->i + 1, reason);
-		url_finish(u, false);
 	}
+	u->step = FF_READ;
 	read_next(u->b);
+}
+
+/* Asks for U's tab's log; false if it cannot be sent. */
+static bool read_send(struct ff_url *u)
+{
+	struct ff_browser *b = u->b;
+	uint64_t now = now_ms(b->ff);
+	uint64_t wait = b->dl_grace_ms > now ? b->dl_grace_ms - now : 0;
+	json_t *p;
+
+	if (wait > FIREFOX_DOWNLOAD_WAIT_MS)
+		wait = FIREFOX_DOWNLOAD_WAIT_MS; /* within Marionette's script timeout */
+	u->step = FF_COLLECTING;
+	b->log_deadline_ms = now + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
+	p = json_pack("{s:s,s:[s,I]}", "script", NAV_LOG_READ, "args", u->handle, (json_int_t)wait);
+	return marionette_call(b->mn, "WebDriver:ExecuteScript", p, on_log, u) != 0;
 }
 
 /* Asks for the log of B's next ended URL (one at a time: each answer is bounded). */
@@ -677,23 +1118,20 @@ static void read_next(struct ff_browser *b)
 {
 	for (size_t i = b->first; i < b->first + b->n; i++) {
 		struct ff_url *u = &b->ff->urls[i];
-		json_t *p;
 
 		if (u->step != FF_ENDED)
 			continue;
 		if (!u->handle[0]) {
 			log_warnx("%s: URL %zu: no window handle for its tab's log", tag(b->ff),
 				  i + 1);
-			url_finish(u, false);
+			u->step = FF_READ;
 			continue;
 		}
-		u->step = FF_COLLECTING;
-		b->log_deadline_ms = now_ms(b->ff) + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
-		p = json_pack("{s:s,s:[s]}", "script", NAV_LOG_READ, "args", u->handle);
-		if (!marionette_call(b->mn, "WebDriver:ExecuteScript", p, on_log, u))
+		if (!read_send(u))
 			read_fail(b, "cannot send to the browser");
 		return;
 	}
+	reads_over(b);
 }
 
 static void on_read_context(struct marionette *m, const json_t *error, const json_t *result,
@@ -720,7 +1158,9 @@ static void on_read_context(struct marionette *m, const json_t *error, const jso
  * because a visit's pages keep navigating while later URLs load, and
  * Marionette's context is per session: switching it while another tab
  * navigates could disturb that tab's commands.  B stays in the chrome
- * context afterwards, no content command follows.
+ * context afterwards, no content command follows.  Downloads still
+ * running then may delay the reads by FIREFOX_DOWNLOAD_GRACE_MS, as a
+ * running download delays the end of a chromium tab.
  */
 static void read_logs(struct ff_browser *b)
 {
@@ -736,6 +1176,7 @@ static void read_logs(struct ff_browser *b)
 	if (!ended || b->log != FF_LOG_ON)
 		return;
 	b->log = FF_LOG_READING;
+	b->dl_grace_ms = now_ms(b->ff) + FIREFOX_DOWNLOAD_GRACE_MS;
 	b->log_deadline_ms = now_ms(b->ff) + FIREFOX_REPLY_GRACE_MS + FIREFOX_SCRIPT_MS;
 	if (!marionette_call(b->mn, "Marionette:SetContext", json_pack("{s:s}", "value", "chrome"),
 			     on_read_context, b))
@@ -883,12 +1324,15 @@ static void on_new_window(struct marionette *m, const json_t *error, const json_
 	snprintf(u->handle, sizeof(u->handle), "%s", handle);
 }
 
-/* Starts B's next URL: in the first tab, or in a new one. */
+/*
+ * B's commands are free: a waiting screenshot first (it belongs to a stay
+ * that is over), else B's next URL, in the first tab or in a new one.
+ */
 static void start_next(struct ff_browser *b)
 {
 	struct ff_url *u;
 
-	if (b->next >= b->first + b->n || !b->session)
+	if (!b->session || shoot_next(b) || b->next >= b->first + b->n)
 		return;
 	u = &b->ff->urls[b->next++];
 	if (u == &b->ff->urls[b->first]) {
@@ -1082,7 +1526,8 @@ static void try_connect(struct ff_browser *b)
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = net_socket_in(b->ff->netns_fd, AF_INET, SOCK_STREAM, 0, err, sizeof(err));
-	if (fd < 0 || marionette_connect(b->ff->base.loop, fd, &addr, 0, &cb, &b->mn) < 0) {
+	if (fd < 0 ||
+	    marionette_connect(b->ff->base.loop, fd, &addr, FIREFOX_MAX_MESSAGE, &cb, &b->mn) < 0) {
 		b->gone = true;
 		browser_fail(b, PROTO_ERR_PROCESS_ERROR,
 			     fd < 0 ? err : "cannot connect to Marionette");
@@ -1093,8 +1538,12 @@ static void try_connect(struct ff_browser *b)
 
 static void url_tick(struct ff_url *u, uint64_t now)
 {
-	/* an ended URL waits for its browser's log step, which has its own deadline */
-	if (u->step == FF_WAITING || u->step >= FF_ENDED || now < u->deadline_ms)
+	/*
+	 * an ended URL waits for its browser's log step, which has its own
+	 * deadline; a queued screenshot for the step under way, which has one
+	 */
+	if (u->step == FF_WAITING || u->step == FF_SHOT_QUEUED || u->step >= FF_ENDED ||
+	    now < u->deadline_ms)
 		return;
 	switch (u->step) {
 	case FF_NAVIGATING:
@@ -1105,15 +1554,20 @@ static void url_tick(struct ff_url *u, uint64_t now)
 	case FF_QUERYING:
 		log_warnx("%s: URL %zu: the browser did not answer in time", tag(u->b->ff),
 			  u->i + 1);
-		if (u->step == FF_OPENING)
+		if (u->step == FF_OPENING) {
 			url_fail(u, PROTO_ERR_PROCESS_ERROR, 0, "no new tab in time");
-		else
+			start_next(u->b); /* the browser's other URLs go on */
+		} else {
 			url_stay(u);
+		}
 		break;
-	case FF_STAYING: url_done(u); break;
+	case FF_STAYING: url_stay_over(u); break;
+	case FF_SHOOTING: shot_over(u, "no answer in time"); break;
 	case FF_WAITING:
+	case FF_SHOT_QUEUED:
 	case FF_ENDED:
 	case FF_COLLECTING:
+	case FF_READ:
 	case FF_DONE: break;
 	}
 }

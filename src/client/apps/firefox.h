@@ -23,6 +23,17 @@
 #define FIREFOX_MAX_DOCS       (DRIVER_MAX_REDIRECTS + 1) /* a tab's log: the hops and the final */
 #define FIREFOX_MAX_TABS       256 /* tabs (and popups) the navigation log follows per browser */
 #define FIREFOX_MAX_HANDLE     64  /* bytes of a Marionette window handle (a UUID: 36) */
+/*
+ * The connection's message limit.  A viewport screenshot (1366x682 pixels
+ * headless; a page cannot resize its tab) is at most its raw RGBA size,
+ * 3.7 MB, plus a few bytes per row as PNG: about 5 MB as base64.
+ */
+#define FIREFOX_MAX_MESSAGE       (16u << 20)
+#define FIREFOX_MAX_SCREENSHOT    (8u << 20) /* bytes of PNG accepted */
+#define FIREFOX_SCREENSHOT_MS     5000       /* switching to the tab and taking the screenshot */
+#define FIREFOX_DOWNLOAD_WAIT_MS  3000  /* one log read waits this long for running downloads */
+#define FIREFOX_DOWNLOAD_GRACE_MS 10000 /* running downloads may delay the reads (as chromium) */
+#define FIREFOX_MAX_DOWNLOADS     (1u << 24) /* a larger count is not a browser's: refused */
 
 /* Error kinds of about:neterror / about:certerror pages, in minor-code order (docs/firefox.md). */
 enum firefox_net_error {
@@ -114,6 +125,37 @@ struct firefox_docs {
  * refused.  0 with OUT (URLs borrowed from VALUE), or -1 with *REASON.
  */
 int firefox_docs_parse(const json_t *value, uint64_t until_ms, struct firefox_docs *out,
+		       const char **reason);
+
+/* A tab's download counts from the navigation log (firefox_downloads_parse). */
+struct firefox_downloads {
+	bool counted;                   /* false: the browser keeps no download log */
+	unsigned started, done;         /* downloads the tab (its frames, its popups) started */
+	unsigned all_started, all_done; /* the whole browser's, attributed to a tab or not */
+	unsigned running;               /* the browser's downloads still under way */
+};
+
+/*
+ * Parses VALUE, the "downloads" member of the navigation log's answer for
+ * one tab: {"tab":[STARTED,DONE],"all":[STARTED,DONE],"running":N}, or
+ * JSON null when the browser keeps no download log (OUT->counted false).
+ * The browser is untrusted: any other shape, a count that is not an
+ * integer from 0 to FIREFOX_MAX_DOWNLOADS, more done than started, more
+ * for the tab than for the whole browser, or more running than started
+ * and not done, and the whole member is refused.  0 with OUT, or -1 with
+ * *REASON.
+ */
+int firefox_downloads_parse(const json_t *value, struct firefox_downloads *out,
+			    const char **reason);
+
+/*
+ * Decodes VALUE, the result of WebDriver:TakeScreenshot (a base64 PNG):
+ * a string of base64 characters only (padding at its end), whose decoded
+ * bytes are a PNG (its 8-byte signature) of at most MAX bytes; anything
+ * longer is refused before decoding.  0 with *PNG (malloc'ed) and *LEN,
+ * or -1 with *REASON.
+ */
+int firefox_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
 		       const char **reason);
 
 /* The quiet user.js (docs/firefox.md) without the port line, NUL-terminated. */

@@ -237,14 +237,28 @@ static void parse_input(struct marionette *m)
 		return;
 	memmove(m->in, m->in + off, m->in_len - off);
 	m->in_len -= off;
+	if (m->in_len == 0 && m->in_cap > (size_t)4 * READ_CHUNK) {
+		/* a large reply (a screenshot) is done: a browser's connection keeps no megabytes
+		 */
+		free(m->in);
+		m->in = NULL;
+		m->in_cap = 0;
+	}
 }
 
 static int append_input(struct marionette *m, const char *data, size_t len)
 {
 	if (m->in_len + len > m->in_cap) {
-		size_t cap = m->in_len + len;
-		char *in = realloc(m->in, cap);
+		/* doubling: a reply of megabytes comes in many reads, each must not copy it all */
+		size_t limit = m->max_message + MARIONETTE_MAX_LEN_DIGITS + 1 + READ_CHUNK;
+		size_t cap = m->in_cap ? m->in_cap * 2 : READ_CHUNK;
+		char *in;
 
+		if (cap > limit)
+			cap = limit;
+		if (cap < m->in_len + len)
+			cap = m->in_len + len;
+		in = realloc(m->in, cap);
 		if (!in)
 			return -1;
 		m->in = in;

@@ -29,7 +29,7 @@
 
 #define MARIONETTE_PORT_DEFAULT   2828
 #define MARIONETTE_PROTOCOL       3          /* the level the greeting must announce */
-#define MARIONETTE_MAX_MESSAGE    (4u << 20) /* bytes: replies here are URLs and short values */
+#define MARIONETTE_MAX_MESSAGE    (4u << 20) /* bytes, default: URLs and short values */
 #define MARIONETTE_MAX_LEN_DIGITS 10         /* a longer length field is malformed */
 #define MARIONETTE_MAX_PENDING    64         /* commands awaiting replies */
 
