@@ -43,18 +43,29 @@ struct sandbox_visit {
 	bool alloc_failed;
 };
 
+/*
+ * The services namespace and the visit's DNS stub.  The guest's resolv.conf
+ * names SANDBOX_SERVICES_ADDR in both modes, so both need the stub: in
+ * services it answers every name with that address; in nat it relays to
+ * the resolvers of the host's /etc/resolv.conf (read now, so a change is
+ * seen by the next visit), which the guest could not reach itself.
+ */
 static int open_network(struct sandbox_visit *v, char *err, size_t errlen)
 {
 	struct net_services_config nc = {.name = v->opts.services_name, .mode = v->opts.net};
+	struct dns_stub_config dc = {.mode = DNS_STUB_ANSWER};
 	struct in_addr a;
 
 	nc.blocked_ports[0] = v->opts.server_port ? v->opts.server_port : 7070;
 	if (net_services_open(&nc, &v->services, err, errlen) < 0)
 		return -1;
-	if (v->opts.net != NET_SERVICES)
-		return 0; /* nat: the guest resolves through the real resolver */
-	inet_pton(AF_INET, SANDBOX_SERVICES_ADDR, &a);
-	return dns_stub_start(net_services_fd(v->services), a.s_addr, &v->dns_pid, err, errlen);
+	if (v->opts.net == NET_NAT) {
+		dc.mode = DNS_STUB_FORWARD;
+	} else {
+		inet_pton(AF_INET, SANDBOX_SERVICES_ADDR, &a);
+		dc.a_addr = a.s_addr;
+	}
+	return dns_stub_start_with(net_services_fd(v->services), &dc, &v->dns_pid, err, errlen);
 }
 
 static int make_sandbox(struct sandbox_visit *v, char *err, size_t errlen)

@@ -303,9 +303,11 @@ static int write_etc(struct sandbox *sb, struct sandbox_error *err)
 		return -1;
 	}
 	/*
-	 * The stub answers within microseconds, so a query unanswered after
-	 * 1 s is lost (a UDP packet dropped somewhere): ask again then, up to
-	 * 3 times, instead of glibc's 5 s wait, longer than a short visit.
+	 * The stub answers within microseconds (mode services) or relays to
+	 * the host's resolvers (nat), so a query unanswered after 1 s is
+	 * lost or slow upstream: ask again then, up to 3 times, instead of
+	 * glibc's 5 s wait, longer than a short visit.  A late answer to the
+	 * first try still counts (same ID, same socket).
 	 */
 	snprintf(buf, sizeof(buf),
 		 "# written by capture-client for this guest\nnameserver %s\n"

@@ -7,9 +7,11 @@
  * in a child that setns()'d into a guest.  Listeners are bound only to
  * addresses of namespaces this test made (and, in nat mode, to the nat
  * link's host end and one extra address the test puts on it), so no packet
- * can leave the machine.  Two groups: mode services ("capture-test-<pid>")
- * and mode nat ("capture-test-nat-<pid>"); each ends by destroying its
- * namespace and checking nothing is left.
+ * can leave the machine.  Three groups: mode services ("capture-test-<pid>"),
+ * the forwarding DNS stub in another mode services namespace
+ * ("capture-test-fwd-<pid>", its upstream resolvers fakes on the host's
+ * loopback) and mode nat ("capture-test-nat-<pid>"); each ends by
+ * destroying its namespace and checking nothing is left.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +27,7 @@
 #include <nftables/libnftables.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <resolv.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -62,7 +65,7 @@ struct world {
 	char ip_forward[8]; /* the root namespace's, restored at the end */
 };
 
-static struct world services_world, nat_world;
+static struct world services_world, fwd_world, nat_world;
 
 /* ---- namespaces and sockets ---- */
 
@@ -402,6 +405,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	world_down(&services_world);
+	world_down(&fwd_world);
 	world_down(&nat_world);
 	return 0;
 }
@@ -754,6 +758,533 @@ static void test_destroy(void **state)
 	}
 }
 
+/* ---- the forwarding DNS stub (mode nat's), in a mode services namespace ---- */
+
+/*
+ * The relay does not depend on the nat rules: what matters is that the
+ * stub's upstream sockets live in this (the root) namespace, where the
+ * fake resolvers listen on loopback, while guests ask 10.201.255.1.
+ */
+#define FAKE_ANSWER "192.0.2.53" /* the fake upstream's A record: data only, never dialled */
+
+static int setup_fwd(void **state)
+{
+	struct world *w = *state;
+
+	if (geteuid() != 0)
+		return -1;
+	if (world_up(w, NET_SERVICES, "capture-test-fwd-%d") < 0)
+		return -1;
+	dns_stub_stop(w->stub); /* each test starts the forwarding stubs it needs */
+	w->stub = 0;
+	return 0;
+}
+
+struct fake_upstream {
+	pid_t pid;
+	struct sockaddr_in addr; /* 127.x.x.x:port in the root namespace */
+	int seen;                /* read end: the 2-byte ID of every query it received */
+};
+
+/* The fakes running, so a failed test's teardown can stop them (fwd_cleanup). */
+static pid_t fakes_running[8];
+
+struct fake_opts {
+	const char *ip; /* NULL = 127.0.0.1 */
+	uint16_t port;  /* 0 = any free one */
+	int hold;       /* answers wait until this many queries came, then go in reverse order */
+	int delay_ms;   /* before answering */
+	bool silent;    /* never answers */
+	bool junk;      /* before each answer: 3 bytes, the query itself, the answer with ID + 1 */
+};
+
+static void fake_answer(int fd, const uint8_t *q, size_t n, const struct sockaddr_in *to,
+			const struct fake_opts *o)
+{
+	uint8_t a[600];
+	long m = dns_stub_answer(q, n, inet_addr(FAKE_ANSWER), a, sizeof(a));
+	socklen_t tl = sizeof(*to);
+
+	if (m <= 0)
+		return;
+	if (o->junk) {
+		uint8_t wrong[600];
+
+		memcpy(wrong, a, (size_t)m);
+		wrong[1]++;
+		sendto(fd, "xyz", 3, 0, (const struct sockaddr *)to, tl);
+		sendto(fd, q, n, 0, (const struct sockaddr *)to, tl);
+		sendto(fd, wrong, (size_t)m, 0, (const struct sockaddr *)to, tl);
+	}
+	sendto(fd, a, (size_t)m, 0, (const struct sockaddr *)to, tl);
+}
+
+static __attribute__((noreturn)) void fake_run(int fd, int seen, const struct fake_opts *o)
+{
+	struct {
+		uint8_t q[512];
+		size_t n;
+		struct sockaddr_in from;
+	} held[8];
+	int nheld = 0, hold = o->hold > 0 && o->hold <= 8 ? o->hold : 1;
+
+	for (;;) {
+		socklen_t fl = sizeof(held[0].from);
+		ssize_t n = recvfrom(fd, held[nheld].q, sizeof(held[nheld].q), 0,
+				     (struct sockaddr *)&held[nheld].from, &fl);
+
+		if (n < 12 || write(seen, held[nheld].q, 2) != 2 || o->silent)
+			continue;
+		held[nheld++].n = (size_t)n;
+		if (nheld < hold)
+			continue;
+		if (o->delay_ms)
+			usleep((useconds_t)o->delay_ms * 1000);
+		while (nheld > 0) {
+			nheld--;
+			fake_answer(fd, held[nheld].q, held[nheld].n, &held[nheld].from, o);
+		}
+	}
+}
+
+/* A fake resolver in the root namespace; 0, or -1 if its address cannot be bound. */
+static int fake_start(struct fake_upstream *u, const struct fake_opts *o)
+{
+	socklen_t al = sizeof(u->addr);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), p[2];
+
+	memset(u, 0, sizeof(*u));
+	assert_true(fd >= 0);
+	u->addr.sin_family = AF_INET;
+	u->addr.sin_port = htons(o->port);
+	inet_pton(AF_INET, o->ip ? o->ip : "127.0.0.1", &u->addr.sin_addr);
+	if (bind(fd, (struct sockaddr *)&u->addr, sizeof(u->addr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&u->addr, &al), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	u->pid = fork();
+	assert_true(u->pid >= 0);
+	if (u->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		fake_run(fd, p[1], o);
+	}
+	close(fd);
+	close(p[1]);
+	u->seen = p[0];
+	for (size_t i = 0; i < ARRAY_SIZE(fakes_running); i++)
+		if (fakes_running[i] == 0) {
+			fakes_running[i] = u->pid;
+			break;
+		}
+	return 0;
+}
+
+static void fake_kill(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+static void fake_stop(struct fake_upstream *u)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fakes_running); i++)
+		if (fakes_running[i] == u->pid)
+			fake_kill(&fakes_running[i]);
+	close(u->seen);
+}
+
+/*
+ * After each forwarding test, even a failed one: its stub must not stay
+ * in the port group (the next test's queries would be steered to it), nor
+ * its fakes on their ports.
+ */
+static int fwd_cleanup(void **state)
+{
+	struct world *w = *state;
+
+	dns_stub_stop(w->stub);
+	w->stub = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(fakes_running); i++)
+		fake_kill(&fakes_running[i]);
+	return 0;
+}
+
+/* Up to MAX IDs the fake received within MS (in order); how many. */
+static int fake_seen(struct fake_upstream *u, unsigned *ids, int max, int ms)
+{
+	int n = 0;
+
+	while (n < max) {
+		struct pollfd p = {.fd = u->seen, .events = POLLIN};
+		uint8_t id[2];
+
+		if (poll(&p, 1, ms) != 1 || read(u->seen, id, 2) != 2)
+			break;
+		ids[n++] = (unsigned)id[0] << 8 | id[1];
+	}
+	return n;
+}
+
+/* A forwarding stub in W's namespace (W->stub) asking the N fakes UPS in order. */
+static pid_t fwd_start(struct world *w, struct fake_upstream *ups, unsigned n, unsigned try_ms)
+{
+	struct dns_stub_config cfg = {.mode = DNS_STUB_FORWARD, .try_ms = try_ms};
+	char err[512];
+
+	for (unsigned i = 0; i < n; i++)
+		memcpy(&cfg.upstreams.addr[i], &ups[i].addr, sizeof(ups[i].addr));
+	cfg.upstreams.n = n;
+	if (dns_stub_start_with(net_services_fd(w->s), &cfg, &w->stub, err, sizeof(err)) < 0)
+		fail_msg("dns_stub_start_with: %s", err);
+	assert_true(w->stub > 0);
+	return w->stub;
+}
+
+/* Stops W's stub, as the end of a visit does. */
+static void fwd_stop(struct world *w)
+{
+	dns_stub_stop(w->stub);
+	w->stub = 0;
+}
+
+/* Into Q: an A query for "LABEL.Capture.TEST" with ID; its length. */
+static size_t fwd_query(uint8_t *q, const char *label, unsigned id)
+{
+	size_t l = strlen(label), off = 12;
+
+	memcpy(q, dns_query, 12);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[off++] = (uint8_t)l;
+	memcpy(q + off, label, l);
+	off += l;
+	memcpy(q + off, dns_query + 12, sizeof(dns_query) - 12);
+	return off + sizeof(dns_query) - 12;
+}
+
+/* A socket in NSFD connected to 10.201.255.1:53 that sent LEN bytes of Q. */
+static int fwd_send(int nsfd, const uint8_t *q, size_t len)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
+	char err[256];
+	int fd = net_socket_in(nsfd, AF_INET, SOCK_DGRAM, 0, err, sizeof(err));
+
+	if (fd < 0)
+		fail_msg("%s", err);
+	inet_pton(AF_INET, NET_SERVICES_ADDR, &sin.sin_addr);
+	/* connected, as glibc's resolver: only an answer from the address asked counts */
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(send(fd, q, len, 0), (ssize_t)len);
+	return fd;
+}
+
+/*
+ * 0 if FD gets, within MS, the fake's answer to Q (QLEN bytes): the
+ * guest's ID, its question and FAKE_ANSWER; else why not.  Closes FD.
+ */
+static int fwd_answer(int fd, const uint8_t *q, size_t qlen, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint8_t a[600];
+	struct in_addr got;
+	ssize_t n = poll(&p, 1, ms) == 1 ? recv(fd, a, sizeof(a), 0) : -1;
+
+	close(fd);
+	if (n < 0)
+		return 1;
+	if (n != (ssize_t)qlen + 16 || a[0] != q[0] || a[1] != q[1] || !(a[2] & 0x80) ||
+	    (a[3] & 0x0f) || a[7] != 1 || memcmp(a + 12, q + 12, qlen - 12) != 0)
+		return 2;
+	memcpy(&got, a + n - 4, 4);
+	return strcmp(inet_ntoa(got), FAKE_ANSWER) == 0 ? 0 : 3;
+}
+
+static struct dns_stub_stats fwd_stats(pid_t stub)
+{
+	struct dns_stub_stats st;
+
+	assert_int_equal(dns_stub_stats(stub, &st), 0);
+	return st;
+}
+
+/* glibc's own resolver, run in a guest and pointed at 10.201.255.1: 0 if it resolves. */
+static int fwd_glibc_fn(const void *arg)
+{
+	struct __res_state rs;
+	unsigned char a[512];
+	struct in_addr got;
+	int n;
+
+	(void)arg;
+	memset(&rs, 0, sizeof(rs));
+	if (res_ninit(&rs) < 0)
+		return 2;
+	rs.nscount = 1;
+	rs.nsaddr_list[0].sin_family = AF_INET;
+	rs.nsaddr_list[0].sin_port = htons(53);
+	inet_pton(AF_INET, NET_SERVICES_ADDR, &rs.nsaddr_list[0].sin_addr);
+	rs.retrans = 1;
+	rs.retry = 2;
+	n = res_nquery(&rs, "glibc.capture.test", ns_c_in, ns_t_a, a, sizeof(a));
+	res_nclose(&rs);
+	if (n < 16)
+		return 3;
+	memcpy(&got, a + n - 4, 4); /* the fake's one A record ends the answer */
+	return strcmp(inet_ntoa(got), FAKE_ANSWER) == 0 ? 0 : 4;
+}
+
+/*
+ * The bug: in mode nat no stub answered 10.201.255.1, so no guest name
+ * resolved.  The forwarding stub relays to a resolver on the host's
+ * loopback, which no guest can reach itself, and the guest gets the answer
+ * with its own ID.
+ */
+static void test_fwd_relay(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.hold = 1};
+	struct fake_upstream up;
+	struct dns_stub_stats st;
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "one", 0x5aa5);
+	unsigned ids[2];
+	pid_t stub;
+
+	assert_int_equal(fake_start(&up, &o), 0);
+	stub = fwd_start(w, &up, 1, 0);
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1000), 0);
+	assert_int_equal(fake_seen(&up, ids, 2, 100), 1);
+	/* ... also to glibc's resolver, which checks the answer's source and question */
+	assert_int_equal(in_ns(w->b.fd, fwd_glibc_fn, NULL), 0);
+	assert_int_equal(fake_seen(&up, ids, 2, 100), 1);
+	st = fwd_stats(stub);
+	assert_int_equal(st.queries, 2);
+	assert_int_equal(st.answers, 2);
+	assert_int_equal(st.bad_queries + st.bad_answers + st.unanswered + st.upstream_errors, 0);
+	fwd_stop(w);
+	fake_stop(&up);
+}
+
+/*
+ * Three queries with the same ID at once, from two sockets of guest a and
+ * from guest b: the upstream sees three different IDs, answers them in
+ * reverse order, and each asker gets its own answer with its own ID.
+ */
+static void test_fwd_same_id(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.hold = 3};
+	struct fake_upstream up;
+	uint8_t q[3][300];
+	size_t ql[3] = {fwd_query(q[0], "a1", 0x1234), fwd_query(q[1], "a2", 0x1234),
+			fwd_query(q[2], "b", 0x1234)};
+	int fds[3];
+	unsigned ids[4];
+	pid_t stub;
+
+	assert_int_equal(fake_start(&up, &o), 0);
+	stub = fwd_start(w, &up, 1, 0);
+	fds[0] = fwd_send(w->a.fd, q[0], ql[0]);
+	fds[1] = fwd_send(w->a.fd, q[1], ql[1]);
+	fds[2] = fwd_send(w->b.fd, q[2], ql[2]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(fwd_answer(fds[i], q[i], ql[i], 1000), 0);
+	assert_int_equal(fake_seen(&up, ids, 4, 100), 3);
+	assert_true(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+	assert_int_equal(fwd_stats(stub).answers, 3);
+	fwd_stop(w);
+	fake_stop(&up);
+}
+
+/* The first upstream never answers: after its try the second is asked, and answers. */
+static void test_fwd_next_upstream(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts silent = {.silent = true}, good = {.hold = 1};
+	struct fake_upstream up[2];
+	struct dns_stub_stats st;
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "second", 0x0101);
+	unsigned ids[2];
+	uint64_t t0;
+	pid_t stub;
+
+	assert_int_equal(fake_start(&up[0], &silent), 0);
+	assert_int_equal(fake_start(&up[1], &good), 0);
+	stub = fwd_start(w, up, 2, 200);
+	t0 = util_now_mono_ns();
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1500), 0);
+	assert_true(util_now_mono_ns() - t0 >= 150 * 1000000ull); /* not before the try ended */
+	assert_int_equal(fake_seen(&up[0], ids, 2, 100), 1);
+	assert_int_equal(fake_seen(&up[1], ids + 1, 1, 100), 1);
+	assert_int_equal(ids[0], ids[1]); /* the same query, the same upstream ID */
+	st = fwd_stats(stub);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.answers, 1);
+	fwd_stop(w);
+	fake_stop(&up[0]);
+	fake_stop(&up[1]);
+}
+
+/*
+ * Nothing listens at the first upstream: its ICMP port unreachable sends
+ * the query on to the second at once, long before the (3 s) try ends.
+ */
+static void test_fwd_refused_upstream(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts closed = {.silent = true}, good = {.hold = 1};
+	struct fake_upstream up[2];
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "refused", 0x0202);
+	pid_t stub;
+
+	/* a free port: bound by a fake that is gone again */
+	assert_int_equal(fake_start(&up[0], &closed), 0);
+	fake_stop(&up[0]);
+	assert_int_equal(fake_start(&up[1], &good), 0);
+	stub = fwd_start(w, up, 2, 3000);
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1000), 0);
+	assert_true(fwd_stats(stub).upstream_errors >= 1);
+	fwd_stop(w);
+	fake_stop(&up[1]);
+}
+
+/*
+ * Garbage from a guest (empty, short, a response, longer than 512 bytes)
+ * and from the upstream (short, not a response, an unknown ID) is dropped
+ * and counted; the stub lives on and relays the real query.
+ */
+static void test_fwd_garbage(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.hold = 1, .junk = true};
+	struct fake_upstream up;
+	struct dns_stub_stats st;
+	uint8_t q[300], big[700] = {0}, resp[300];
+	size_t ql = fwd_query(q, "junk", 0x0303);
+	int fds[4];
+	pid_t stub;
+
+	assert_int_equal(fake_start(&up, &o), 0);
+	stub = fwd_start(w, &up, 1, 0);
+	memcpy(resp, q, ql);
+	resp[2] |= 0x80;
+	fds[0] = fwd_send(w->a.fd, q, 0);
+	fds[1] = fwd_send(w->a.fd, q, 5);
+	fds[2] = fwd_send(w->a.fd, resp, ql);
+	memcpy(big, q, ql);
+	fds[3] = fwd_send(w->a.fd, big, sizeof(big));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fwd_answer(fds[i], q, ql, 100), 1); /* no answer at all */
+	assert_int_equal(kill(stub, 0), 0);
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1000), 0);
+	usleep(50000); /* the fake's junk went before its answer; let the stub count it all */
+	st = fwd_stats(stub);
+	assert_int_equal(st.bad_queries, 4);
+	assert_int_equal(st.bad_answers, 3);
+	assert_int_equal(st.queries, 1);
+	assert_int_equal(st.answers, 1);
+	fwd_stop(w);
+	fake_stop(&up);
+}
+
+/*
+ * The visit ends (dns_stub_stop) while a relayed query still waits for a
+ * slow upstream: the stub has left the port group but relays that answer
+ * before it exits, as it answers the queries queued to it.
+ */
+static void test_fwd_stop_waits_for_answer(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.hold = 1, .delay_ms = 200};
+	struct fake_upstream up;
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "slow", 0x0404);
+	unsigned id;
+	int fd;
+
+	assert_int_equal(fake_start(&up, &o), 0);
+	fwd_start(w, &up, 1, 0);
+	fd = fwd_send(w->a.fd, q, ql);
+	assert_int_equal(fake_seen(&up, &id, 1, 1000), 1); /* in flight */
+	fwd_stop(w);
+	assert_int_equal(fwd_answer(fd, q, ql, 1000), 0);
+	fake_stop(&up);
+}
+
+/*
+ * An upstream that cannot be reached from the host is left out; with none
+ * left the stub does not start, and says why.
+ */
+static void test_fwd_upstream_left_out(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.hold = 1};
+	struct dns_stub_config cfg = {.mode = DNS_STUB_FORWARD};
+	struct fake_upstream up;
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "left", 0x0505);
+	char err[512] = "";
+
+	cfg.upstreams.n = 1;
+	cfg.upstreams.addr[0].ss_family = AF_UNIX; /* no IP address: connect() cannot work */
+	assert_int_equal(
+	    dns_stub_start_with(net_services_fd(w->s), &cfg, &w->stub, err, sizeof(err)), -1);
+	assert_int_equal(w->stub, 0);
+	assert_non_null(strstr(err, "no upstream resolver"));
+	assert_int_equal(fake_start(&up, &o), 0);
+	memcpy(&cfg.upstreams.addr[1], &up.addr, sizeof(up.addr));
+	cfg.upstreams.n = 2;
+	if (dns_stub_start_with(net_services_fd(w->s), &cfg, &w->stub, err, sizeof(err)) < 0)
+		fail_msg("dns_stub_start_with: %s", err);
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1000), 0);
+	assert_int_equal(fwd_stats(w->stub).retries, 0); /* the fake is upstream 0 now */
+	fwd_stop(w);
+	fake_stop(&up);
+}
+
+/*
+ * The upstreams come from a resolv.conf (the host's /etc/resolv.conf in
+ * real use): a fake on 127.53.0.1:53, named there among comments and
+ * garbage.
+ */
+static void test_fwd_resolv_conf(void **state)
+{
+	struct world *w = need(state);
+	struct fake_opts o = {.ip = "127.53.0.1", .port = 53, .hold = 1};
+	struct dns_stub_config cfg = {.mode = DNS_STUB_FORWARD};
+	char path[] = "/tmp/capture-test-resolv-XXXXXX", err[512];
+	static const char text[] = "# the host's\nsearch example.org\nnameserver not-an-address\n"
+				   "nameserver\t127.53.0.1  # loopback\noptions edns0\n";
+	struct fake_upstream up;
+	uint8_t q[300];
+	size_t ql = fwd_query(q, "conf", 0x0606);
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	if (fake_start(&up, &o) < 0) {
+		unlink(path);
+		print_message("127.53.0.1:53 is taken here: %s\n", strerror(errno));
+		skip();
+	}
+	cfg.resolv_conf = path;
+	if (dns_stub_start_with(net_services_fd(w->s), &cfg, &w->stub, err, sizeof(err)) < 0)
+		fail_msg("dns_stub_start_with: %s", err);
+	unlink(path);
+	assert_int_equal(fwd_answer(fwd_send(w->a.fd, q, ql), q, ql, 1000), 0);
+	fwd_stop(w);
+	fake_stop(&up);
+}
+
 /* ---- mode nat ---- */
 
 static void test_nat_open(void **state)
@@ -828,6 +1359,7 @@ static void test_nat_guest_to_guest(void **state)
 }
 
 #define T(f, world)           cmocka_unit_test_prestate(f, world)
+#define T_FWD(f)              cmocka_unit_test_prestate_setup_teardown(f, NULL, fwd_cleanup, &fwd_world)
 #define T_FIRST(f, world, up) cmocka_unit_test_prestate_setup_teardown(f, up, NULL, world)
 
 /* A second nat namespace cannot take the nat link: refused, and nothing of it remains. */
@@ -890,6 +1422,16 @@ int main(void)
 	    T(test_link_errors, &services_world),
 	    T(test_link_destroy, &services_world),
 	    T(test_destroy, &services_world),
+	    cmocka_unit_test_prestate_setup_teardown(test_fwd_relay, setup_fwd, fwd_cleanup,
+						     &fwd_world),
+	    T_FWD(test_fwd_same_id),
+	    T_FWD(test_fwd_next_upstream),
+	    T_FWD(test_fwd_refused_upstream),
+	    T_FWD(test_fwd_garbage),
+	    T_FWD(test_fwd_stop_waits_for_answer),
+	    T_FWD(test_fwd_upstream_left_out),
+	    T_FWD(test_fwd_resolv_conf),
+	    T(test_destroy, &fwd_world),
 	    T_FIRST(test_nat_open, &nat_world, setup_nat),
 	    T(test_nat_services_reachable, &nat_world),
 	    T(test_nat_host_blocked, &nat_world),
@@ -899,5 +1441,6 @@ int main(void)
 	};
 
 	services_world.a.fd = services_world.b.fd = nat_world.a.fd = nat_world.b.fd = -1;
+	fwd_world.a.fd = fwd_world.b.fd = -1;
 	return cmocka_run_group_tests_name("netns", tests, NULL, teardown_all);
 }

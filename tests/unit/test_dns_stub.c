@@ -1,8 +1,11 @@
 /*
- * test_dns_stub.c - the DNS stub's answer builder (dns_stub_answer): A and
- * other types, header bits, and every malformed or truncated query.  Each
- * query is copied into a buffer of exactly its length, so ASan reports any
- * read past its end.
+ * test_dns_stub.c - the DNS stub's pure parts: the answer builder
+ * (dns_stub_answer: A and other types, header bits, every malformed or
+ * truncated query), the resolv.conf parser (dns_stub_parse_resolv,
+ * dns_stub_read_resolv) and the forwarding relay's table (dns_relay_*: IDs
+ * rewritten and restored, answers matched to the right guest and upstream,
+ * tries, timeouts, a full table, garbage).  Inputs are copied into buffers
+ * of exactly their length, so ASan reports any read past the end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +14,14 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "guest/dns_stub.h"
 
 #define ADDR "10.201.77.77"
@@ -342,6 +350,471 @@ static void test_non_in_class_empty(void **state)
 	assert_int_equal(rcode(a), 0);
 }
 
+/* ---- resolv.conf ---- */
+
+/* dns_stub_parse_resolv on an exact-size heap copy of TEXT (no NUL after it). */
+static unsigned parse(const char *text, size_t len, struct dns_stub_upstreams *out)
+{
+	char *copy = malloc(len ? len : 1);
+	unsigned skipped;
+
+	assert_non_null(copy);
+	memcpy(copy, text, len);
+	skipped = dns_stub_parse_resolv("test.conf", copy, len, out);
+	free(copy);
+	return skipped;
+}
+
+static unsigned parse_str(const char *text, struct dns_stub_upstreams *out)
+{
+	return parse(text, strlen(text), out);
+}
+
+/* Upstream I of U is IP port 53 (either family). */
+static void assert_upstream(const struct dns_stub_upstreams *u, unsigned i, const char *ip)
+{
+	char got[INET6_ADDRSTRLEN] = "";
+
+	assert_true(i < u->n);
+	if (u->addr[i].ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&u->addr[i];
+
+		inet_ntop(AF_INET, &sin->sin_addr, got, sizeof(got));
+		assert_int_equal(ntohs(sin->sin_port), 53);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&u->addr[i];
+
+		assert_int_equal(u->addr[i].ss_family, AF_INET6);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, got, sizeof(got));
+		assert_int_equal(ntohs(sin6->sin6_port), 53);
+	}
+	assert_string_equal(got, ip);
+}
+
+static void test_resolv_basic(void **state)
+{
+	struct dns_stub_upstreams u;
+
+	(void)state;
+	assert_int_equal(parse_str("# generated\n"
+				   "search example.org\n"
+				   "nameserver 127.0.0.53\n"
+				   "options edns0 trust-ad\n",
+				   &u),
+			 0);
+	assert_int_equal(u.n, 1);
+	assert_upstream(&u, 0, "127.0.0.53");
+	/* IPv6, tabs, trailing text ignored, no final newline */
+	assert_int_equal(parse_str("nameserver\t2001:db8::1\tsecond word\n"
+				   "nameserver 192.0.2.1 # comment\n"
+				   "nameserver ::1",
+				   &u),
+			 0);
+	assert_int_equal(u.n, 3);
+	assert_upstream(&u, 0, "2001:db8::1");
+	assert_upstream(&u, 1, "192.0.2.1");
+	assert_upstream(&u, 2, "::1");
+}
+
+/* glibc takes the first three; later ones, garbage or not, are not looked at. */
+static void test_resolv_three_max(void **state)
+{
+	struct dns_stub_upstreams u;
+
+	(void)state;
+	assert_int_equal(parse_str("nameserver 192.0.2.1\nnameserver 192.0.2.2\n"
+				   "nameserver 192.0.2.3\nnameserver 192.0.2.4\nnameserver junk\n",
+				   &u),
+			 0);
+	assert_int_equal(u.n, 3);
+	assert_upstream(&u, 2, "192.0.2.3");
+}
+
+/* Lines glibc does not take as nameserver lines, and addresses it would not take. */
+static void test_resolv_garbage(void **state)
+{
+	struct dns_stub_upstreams u;
+
+	(void)state;
+	/* not nameserver lines at all: nothing skipped, nothing found */
+	assert_int_equal(parse_str(" nameserver 192.0.2.1\n"
+				   "#nameserver 192.0.2.1\n"
+				   ";nameserver 192.0.2.1\n"
+				   "nameserver\n"
+				   "nameservers 192.0.2.1\n"
+				   "NAMESERVER 192.0.2.1\n",
+				   &u),
+			 0);
+	assert_int_equal(u.n, 0);
+	/* nameserver lines whose address is no address: skipped and counted */
+	assert_int_equal(parse_str("nameserver \n"
+				   "nameserver dns.example.org\n"
+				   "nameserver 192.0.2.300\n"
+				   "nameserver 192.0.2.1#x\n"
+				   "nameserver 2001:db8::1%\n"
+				   "nameserver 2001:db8::1%no-such-interface0\n"
+				   "nameserver fe80::1%99999999999\n"
+				   "nameserver 2001:db8:::1\n"
+				   "nameserver 192.0.2.9\n",
+				   &u),
+			 8);
+	assert_int_equal(u.n, 1);
+	assert_upstream(&u, 0, "192.0.2.9");
+	/* NUL inside the address, an overlong one */
+	assert_int_equal(parse("nameserver 192.0\0.2.1\n", 22, &u), 1);
+	assert_int_equal(u.n, 0);
+	{
+		char line[400] = "nameserver ";
+
+		memset(line + 11, '1', 300);
+		assert_int_equal(parse(line, 311, &u), 1);
+		assert_int_equal(u.n, 0);
+	}
+}
+
+static void test_resolv_forms(void **state)
+{
+	struct dns_stub_upstreams u;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&u.addr[1];
+	char text[128];
+
+	(void)state;
+	/* inet_aton's old forms, as glibc reads them; CRLF lines */
+	assert_int_equal(parse_str("nameserver 127.1\r\nnameserver fe80::1%7\r\n", &u), 0);
+	assert_int_equal(u.n, 2);
+	assert_upstream(&u, 0, "127.0.0.1");
+	assert_upstream(&u, 1, "fe80::1");
+	assert_int_equal(sin6->sin6_scope_id, 7);
+	/* a scope by interface name */
+	snprintf(text, sizeof(text), "nameserver 192.0.2.1\nnameserver fe80::2%%lo\n");
+	assert_int_equal(parse_str(text, &u), 0);
+	assert_int_equal(u.n, 2);
+	assert_int_equal(sin6->sin6_scope_id, if_nametoindex("lo"));
+	/* an empty text, and text without any newline */
+	assert_int_equal(parse("", 0, &u), 0);
+	assert_int_equal(u.n, 0);
+	assert_int_equal(parse("nameserver 192.0.2.5", 20, &u), 0);
+	assert_upstream(&u, 0, "192.0.2.5");
+}
+
+/* Every prefix of a file: never a read past its end, never more than it names. */
+static void test_resolv_every_prefix(void **state)
+{
+	static const char text[] =
+	    "nameserver 192.0.2.1\nnameserver 2001:db8::53\nnameserver 10.0.0.1";
+	struct dns_stub_upstreams u;
+
+	(void)state;
+	for (size_t len = 0; len <= sizeof(text) - 1; len++) {
+		parse(text, len, &u);
+		assert_true(u.n <= 3);
+	}
+	assert_int_equal(u.n, 3);
+}
+
+static void test_resolv_read(void **state)
+{
+	char path[] = "/tmp/test-dns-stub-XXXXXX", err[256] = "";
+	struct dns_stub_upstreams u;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "nameserver 192.0.2.7\n", 21), 21);
+	assert_int_equal(dns_stub_read_resolv(path, &u, err, sizeof(err)), 0);
+	assert_int_equal(u.n, 1);
+	assert_upstream(&u, 0, "192.0.2.7");
+	/* no nameserver, and no file: 127.0.0.1, as glibc */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(dns_stub_read_resolv(path, &u, err, sizeof(err)), 0);
+	assert_int_equal(u.n, 1);
+	assert_upstream(&u, 0, "127.0.0.1");
+	close(fd);
+	unlink(path);
+	assert_int_equal(dns_stub_read_resolv(path, &u, err, sizeof(err)), 0);
+	assert_upstream(&u, 0, "127.0.0.1");
+	/* a directory is an error that names it */
+	assert_int_equal(dns_stub_read_resolv("/tmp", &u, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/tmp"));
+}
+
+/* ---- the relay's table ---- */
+
+static struct sockaddr_in guest_addr(const char *ip, unsigned port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	return sin;
+}
+
+static struct in_addr services_addr(void)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, "10.201.255.1", &a);
+	return a;
+}
+
+/* Relays query Q (from make_query) from GUEST; the upstream ID it got. */
+static unsigned relay_query(struct dns_relay *r, uint64_t now, uint8_t *q, size_t ql,
+			    const struct sockaddr_in *guest)
+{
+	struct dns_relay_out out = {.upstream = 99};
+	uint8_t *copy = malloc(ql);
+	unsigned id;
+
+	assert_non_null(copy);
+	memcpy(copy, q, ql);
+	assert_int_equal(dns_relay_query(r, now, copy, ql, guest, services_addr(), &out),
+			 DNS_RELAY_UPSTREAM);
+	assert_int_equal(out.upstream, 0);
+	assert_memory_equal(copy + 2, q + 2, ql - 2); /* only the ID changes */
+	id = u16(copy);
+	free(copy);
+	return id;
+}
+
+/* The upstream's answer to Q under upstream ID UP_ID (QLEN + 16 bytes into A). */
+static size_t upstream_answer(const uint8_t *q, size_t ql, unsigned up_id, uint8_t *a)
+{
+	long n = dns_stub_answer(q, ql, addr(), a, 600);
+
+	assert_true(n > 0);
+	a[0] = (uint8_t)(up_id >> 8);
+	a[1] = (uint8_t)up_id;
+	return (size_t)n;
+}
+
+static void test_relay_restores_id(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(1, 8, 0, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	struct dns_relay_out out;
+	uint8_t q[512], a[600];
+	size_t ql = make_query(q, "www.example.com", 0xabcd, 1, 0x01), al;
+	unsigned up;
+
+	(void)state;
+	assert_non_null(r);
+	up = relay_query(r, 1000, q, ql, &g);
+	assert_int_equal(dns_relay_pending(r), 1);
+	al = upstream_answer(q, ql, up, a);
+	assert_int_equal(dns_relay_answer(r, 0, a, al, &out), DNS_RELAY_GUEST);
+	assert_int_equal(u16(a), 0xabcd);
+	assert_memory_equal(&out.guest, &g, sizeof(g));
+	assert_int_equal(out.local.s_addr, services_addr().s_addr);
+	assert_int_equal(dns_relay_pending(r), 0);
+	/* the same answer again: no query in flight any more */
+	al = upstream_answer(q, ql, up, a);
+	assert_int_equal(dns_relay_answer(r, 0, a, al, &out), DNS_RELAY_DROP);
+	assert_int_equal(st.queries, 1);
+	assert_int_equal(st.answers, 1);
+	assert_int_equal(st.bad_answers, 1);
+	dns_relay_free(r);
+}
+
+/* Guests with the same ID, answered in reverse order: each gets its own. */
+static void test_relay_same_id(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(1, 64, 0, &st);
+	struct sockaddr_in g[40];
+	uint8_t q[40][512], a[600];
+	size_t ql[40];
+	unsigned up[40];
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "guest%d.example", i);
+		g[i] = guest_addr(i % 2 ? "10.201.0.2" : "10.201.0.6", 5353 + (unsigned)i / 2);
+		ql[i] = make_query(q[i], name, 0x0001, 1, 0x01);
+		up[i] = relay_query(r, 1000, q[i], ql[i], &g[i]);
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(up[i], up[j]);
+	}
+	for (int i = 39; i >= 0; i--) {
+		struct dns_relay_out out;
+		size_t al = upstream_answer(q[i], ql[i], up[i], a);
+
+		assert_int_equal(dns_relay_answer(r, 0, a, al, &out), DNS_RELAY_GUEST);
+		assert_int_equal(u16(a), 1);
+		assert_memory_equal(&out.guest, &g[i], sizeof(g[i]));
+		assert_memory_equal(a + 12, q[i] + 12, ql[i] - 12);
+	}
+	assert_int_equal(st.answers, 40);
+	dns_relay_free(r);
+}
+
+/* After its try, a query goes to the next upstream, with the same upstream ID; then it expires. */
+static void test_relay_tries_and_expiry(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(3, 8, 100, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	struct dns_relay_out out;
+	uint8_t q[512], a[600];
+	size_t ql = make_query(q, "slow.example", 7, 1, 0x01), len, al;
+	const uint8_t *due;
+	unsigned up, k;
+
+	(void)state;
+	assert_int_equal(dns_relay_timeout(r, 0), -1);
+	up = relay_query(r, 1000, q, ql, &g);
+	assert_int_equal(dns_relay_timeout(r, 1000), 100);
+	assert_null(dns_relay_due(r, 1099, &len, &k));
+	due = dns_relay_due(r, 1100, &len, &k);
+	assert_non_null(due);
+	assert_int_equal(k, 1);
+	assert_int_equal(len, ql);
+	assert_int_equal(u16(due), up);
+	assert_memory_equal(due + 2, q + 2, ql - 2);
+	assert_null(dns_relay_due(r, 1100, &len, &k)); /* one retry per try */
+	/* upstream 2 has not been asked yet: its answer is no answer */
+	al = upstream_answer(q, ql, up, a);
+	assert_int_equal(dns_relay_answer(r, 2, a, al, &out), DNS_RELAY_DROP);
+	due = dns_relay_due(r, 1200, &len, &k);
+	assert_non_null(due);
+	assert_int_equal(k, 2);
+	assert_null(dns_relay_due(r, 4000 - 1, &len, &k)); /* no upstream left; still waiting */
+	assert_int_equal(dns_relay_pending(r), 1);
+	assert_int_equal(dns_relay_timeout(r, 3000), 1000); /* DNS_STUB_QUERY_MS after it came */
+	assert_null(dns_relay_due(r, 4000, &len, &k));
+	assert_int_equal(dns_relay_pending(r), 0);
+	assert_int_equal(st.retries, 2);
+	assert_int_equal(st.unanswered, 1);
+	assert_int_equal(st.bad_answers, 1);
+	dns_relay_free(r);
+}
+
+/* A late answer from an upstream asked earlier still counts. */
+static void test_relay_late_answer(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(2, 8, 100, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	struct dns_relay_out out;
+	uint8_t q[512], a[600];
+	size_t ql = make_query(q, "late.example", 7, 1, 0x01), len, al;
+	unsigned up, k;
+
+	(void)state;
+	up = relay_query(r, 0, q, ql, &g);
+	assert_non_null(dns_relay_due(r, 100, &len, &k));
+	al = upstream_answer(q, ql, up, a);
+	assert_int_equal(dns_relay_answer(r, 0, a, al, &out), DNS_RELAY_GUEST);
+	assert_int_equal(u16(a), 7);
+	/* the second upstream's answer comes too: a stray now */
+	al = upstream_answer(q, ql, up, a);
+	assert_int_equal(dns_relay_answer(r, 1, a, al, &out), DNS_RELAY_DROP);
+	assert_int_equal(st.answers, 1);
+	assert_int_equal(st.bad_answers, 1);
+	dns_relay_free(r);
+}
+
+/* A failed upstream makes its queries due for the next at once. */
+static void test_relay_upstream_failed(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(2, 8, 1000, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	uint8_t q[512];
+	size_t ql = make_query(q, "down.example", 7, 1, 0x01), len;
+	unsigned k;
+
+	(void)state;
+	relay_query(r, 0, q, ql, &g);
+	dns_relay_upstream_failed(r, 1, 10); /* not the one it is at */
+	assert_null(dns_relay_due(r, 10, &len, &k));
+	dns_relay_upstream_failed(r, 0, 10);
+	assert_int_equal(dns_relay_timeout(r, 10), 0);
+	assert_non_null(dns_relay_due(r, 10, &len, &k));
+	assert_int_equal(k, 1);
+	dns_relay_upstream_failed(r, 1, 20); /* the last one: nothing more to try */
+	assert_null(dns_relay_due(r, 20, &len, &k));
+	dns_relay_free(r);
+}
+
+/* A full table forgets its oldest query for a new one. */
+static void test_relay_full(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(1, 4, 0, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	struct dns_relay_out out;
+	uint8_t q[512], a[600];
+	size_t ql = make_query(q, "full.example", 7, 1, 0x01), al;
+	unsigned up[6];
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		up[i] = relay_query(r, 100 * (uint64_t)i, q, ql, &g);
+	assert_int_equal(dns_relay_pending(r), 4);
+	assert_int_equal(st.evicted, 2);
+	for (int i = 0; i < 6; i++) {
+		al = upstream_answer(q, ql, up[i], a);
+		assert_int_equal(dns_relay_answer(r, 0, a, al, &out),
+				 i < 2 ? DNS_RELAY_DROP : DNS_RELAY_GUEST);
+	}
+	assert_int_equal(dns_relay_pending(r), 0);
+	dns_relay_free(r);
+}
+
+/* Garbage either way: dropped and counted, the table unchanged. */
+static void test_relay_garbage(void **state)
+{
+	struct dns_stub_stats st = {0};
+	struct dns_relay *r = dns_relay_new(1, 4, 0, &st);
+	struct sockaddr_in g = guest_addr("10.201.0.2", 40000);
+	struct dns_relay_out out;
+	uint8_t q[DNS_STUB_MAX_QUERY + 1] = {0}, a[600];
+	size_t ql = make_query(q, "ok.example", 7, 1, 0x01), al;
+	unsigned up;
+
+	(void)state;
+	for (size_t len = 0; len < 12; len++)
+		assert_int_equal(dns_relay_query(r, 0, q, len, &g, services_addr(), &out),
+				 DNS_RELAY_DROP);
+	q[2] |= 0x80; /* a response */
+	assert_int_equal(dns_relay_query(r, 0, q, ql, &g, services_addr(), &out), DNS_RELAY_DROP);
+	q[2] &= 0x7f;
+	assert_int_equal(dns_relay_query(r, 0, q, sizeof(q), &g, services_addr(), &out),
+			 DNS_RELAY_DROP);
+	assert_int_equal(st.bad_queries, 14);
+	assert_int_equal(dns_relay_pending(r), 0);
+	/* the largest query is fine; header-only too */
+	assert_int_equal(dns_relay_query(r, 0, q, DNS_STUB_MAX_QUERY, &g, services_addr(), &out),
+			 DNS_RELAY_UPSTREAM);
+	up = relay_query(r, 0, q, 12, &g);
+	al = upstream_answer(q, ql, up, a);
+	for (size_t len = 0; len < 12; len++)
+		assert_int_equal(dns_relay_answer(r, 0, a, len, &out), DNS_RELAY_DROP);
+	a[2] &= 0x7f; /* not a response */
+	assert_int_equal(dns_relay_answer(r, 0, a, al, &out), DNS_RELAY_DROP);
+	a[2] |= 0x80;
+	assert_int_equal(dns_relay_answer(r, 1, a, al, &out), DNS_RELAY_DROP); /* no upstream 1 */
+	assert_int_equal(st.bad_answers, 14);
+	assert_int_equal(dns_relay_answer(r, 0, a, 12, &out), DNS_RELAY_GUEST); /* header only */
+	assert_int_equal(dns_relay_pending(r), 1);
+	dns_relay_free(r);
+}
+
+static void test_relay_bad_args(void **state)
+{
+	struct dns_stub_stats st = {0};
+
+	(void)state;
+	assert_null(dns_relay_new(0, 8, 0, &st));
+	assert_null(dns_relay_new(DNS_STUB_MAX_UPSTREAMS + 1, 8, 0, &st));
+	assert_null(dns_relay_new(1, 0, 0, &st));
+	assert_null(dns_relay_new(1, 65536, 0, &st));
+	assert_null(dns_relay_new(1, 8, 0, NULL));
+	dns_relay_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,7 +834,23 @@ int main(void)
 	    cmocka_unit_test(test_response_ignored),
 	    cmocka_unit_test(test_other_opcode_notimp),
 	    cmocka_unit_test(test_non_in_class_empty),
+	    cmocka_unit_test(test_resolv_basic),
+	    cmocka_unit_test(test_resolv_three_max),
+	    cmocka_unit_test(test_resolv_garbage),
+	    cmocka_unit_test(test_resolv_forms),
+	    cmocka_unit_test(test_resolv_every_prefix),
+	    cmocka_unit_test(test_resolv_read),
+	    cmocka_unit_test(test_relay_restores_id),
+	    cmocka_unit_test(test_relay_same_id),
+	    cmocka_unit_test(test_relay_tries_and_expiry),
+	    cmocka_unit_test(test_relay_late_answer),
+	    cmocka_unit_test(test_relay_upstream_failed),
+	    cmocka_unit_test(test_relay_full),
+	    cmocka_unit_test(test_relay_garbage),
+	    cmocka_unit_test(test_relay_bad_args),
 	};
 
+	/* the parser's warnings about skipped lines are expected here */
+	log_init("test_dns_stub", LOG_LEVEL_WARN, fopen("/dev/null", "we"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
