@@ -33,7 +33,7 @@
 #define SANDBOX_USER_DEFAULT    "capture"
 #define SANDBOX_HOSTNAME        "capture-guest"
 #define SANDBOX_BASE_DIR        "/run/capture/sandbox" /* tmpfs mounts live below */
-#define SANDBOX_SERVICES_ADDR   "10.201.255.1"         /* where the DNS stub sends every name */
+#define SANDBOX_SERVICES_ADDR   "10.201.255.1"         /* the guests' nameserver: the DNS stub */
 #define SANDBOX_MAX_PROGRAM_FDS 64                     /* extra fds a program may get (3..66) */
 
 struct sandbox_config {
