@@ -115,7 +115,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) -Wno-format-truncation -Itests $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/e2e/test_%: tests/e2e/test_%.c tests/e2e/e2e.h $(LIB)
+$(BUILD)/tests/e2e/test_%: tests/e2e/test_%.c tests/e2e/e2e.h tests/e2e/e2e_browser.h $(LIB)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) -Wno-format-truncation -Itests $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL) -lcmocka

@@ -875,11 +875,21 @@ static void shot_over(struct ff_url *u, const char *why)
 	start_next(b);
 }
 
+/* U's screenshot failed at step WHAT ("" or "...: ") with Marionette's ERROR. */
+static void shot_error(struct ff_url *u, const char *what, const json_t *error)
+{
+	char why[240];
+
+	snprintf(why, sizeof(why), "%s%s: %s", what, marionette_error_kind(error),
+		 marionette_error_message(error));
+	shot_over(u, why);
+}
+
 static void on_shot(struct marionette *m, const json_t *error, const json_t *result, void *arg)
 {
 	struct ff_url *u = arg;
 	struct driver *d = &u->b->ff->base;
-	char path[PATH_MAX], why[200];
+	char path[PATH_MAX];
 	const char *reason;
 	unsigned char *png;
 	size_t len;
@@ -888,9 +898,7 @@ static void on_shot(struct marionette *m, const json_t *error, const json_t *res
 	if (u->step != FF_SHOOTING || u->b->shooting != u)
 		return; /* too late */
 	if (error) {
-		snprintf(why, sizeof(why), "%s: %s", marionette_error_kind(error),
-			 marionette_error_message(error));
-		shot_over(u, why);
+		shot_error(u, "", error);
 		return;
 	}
 	if (firefox_png_decode(json_object_get(result, "value"), FIREFOX_MAX_SCREENSHOT, &png, &len,
@@ -917,15 +925,12 @@ static void on_shot(struct marionette *m, const json_t *error, const json_t *res
 static void on_shot_tab(struct marionette *m, const json_t *error, const json_t *result, void *arg)
 {
 	struct ff_url *u = arg;
-	char why[200];
 
 	(void)result;
 	if (u->step != FF_SHOOTING || u->b->shooting != u)
 		return;
 	if (error) {
-		snprintf(why, sizeof(why), "cannot switch to its tab: %s",
-			 marionette_error_message(error));
-		shot_over(u, why);
+		shot_error(u, "cannot switch to its tab: ", error);
 		return;
 	}
 	/* the viewport, as chromium's: a whole page could be 32767 pixels high */
