@@ -1128,17 +1128,10 @@ static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param, cons
 	ctx_fail(ud, "entity declarations are not allowed");
 }
 
-static bool is_b64(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
 /* Strictly decodes the part body (surrounding whitespace allowed); NULL or the reason. */
 static const char *base64_decode(const char *s, size_t n, struct proto_part *p)
 {
-	size_t pad = 0;
-	int got;
+	long got;
 
 	while (n && is_xml_space(*s))
 		s++, n--;
@@ -1146,18 +1139,13 @@ static const char *base64_decode(const char *s, size_t n, struct proto_part *p)
 		n--;
 	if (n % 4)
 		return "body length is not a multiple of 4: not base64";
-	if (n && s[n - 1] == '=')
-		pad = n >= 2 && s[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n - pad; i++)
-		if (!is_b64((unsigned char)s[i]))
-			return "body has a character that is not base64";
 	p->data = p_malloc(n / 4 * 3 + 1);
 	if (!p->data)
 		return "out of memory";
-	got = n ? EVP_DecodeBlock(p->data, (const unsigned char *)s, (int)n) : 0;
-	if (got < 0 || (size_t)got < pad)
-		return "body is not base64";
-	p->len = (size_t)got - pad;
+	got = util_base64_decode(s, n, p->data);
+	if (got < 0)
+		return "body has a character that is not base64"; /* or '=' inside */
+	p->len = (size_t)got;
 	return NULL;
 }
 

@@ -5,6 +5,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +242,30 @@ int util_hex_value(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+static bool is_base64(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+long util_base64_decode(const char *s, size_t n, unsigned char *out)
+{
+	size_t pad = 0;
+	int got;
+
+	if (n % 4 || n > INT_MAX)
+		return -1;
+	if (n && s[n - 1] == '=')
+		pad = s[n - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < n - pad; i++)
+		if (!is_base64((unsigned char)s[i]))
+			return -1;
+	got = n ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) : 0;
+	if (got < 0 || (size_t)got < pad)
+		return -1;
+	return (long)((size_t)got - pad); /* EVP_DecodeBlock counts the padding as zero bytes */
 }
 
 void util_set_pos_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col,

@@ -71,6 +71,14 @@ void util_set_pos_err(char *err, size_t errlen, const char *name, unsigned line,
 int util_hex_value(unsigned char c);
 
 /*
+ * Strictly decodes N bytes of base64 S (RFC 4648 alphabet, length a
+ * multiple of 4, '=' only as the last one or two characters, nothing
+ * else: OpenSSL alone would skip white space) into OUT, which has room for
+ * N / 4 * 3 bytes.  Returns the decoded length, or -1.
+ */
+long util_base64_decode(const char *s, size_t n, unsigned char *out);
+
+/*
  * Copies the first 40 bytes of S (LEN bytes) into DST for an error message:
  * printable ASCII as is, other bytes as \xNN, "..." if cut, always
  * NUL-terminated, so a garbage line cannot mess up a terminal.

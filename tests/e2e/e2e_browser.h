@@ -15,6 +15,7 @@
 
 #include "e2e/e2e.h"
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include "client/exclusion.h"
@@ -393,6 +394,26 @@ static inline void e2e_check_download(const struct e2e_browser_run *r)
 	assert_int_equal(r->urls[0].downloads, 1);
 	assert_int_equal(r->urls[0].downloads_done, 1);
 	assert_non_null(strstr(r->files, "/home/capture/Downloads/invoice-viewer.sh\n"));
+}
+
+/* PATH is a PNG of at least 100x100 pixels (its signature and IHDR chunk); its size in bytes. */
+static inline long e2e_assert_png(const char *path)
+{
+	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	unsigned char head[24];
+	struct stat st;
+	FILE *fp = fopen(path, "rb");
+
+	assert_non_null(fp);
+	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
+	fclose(fp);
+	assert_memory_equal(head, signature, sizeof(signature));
+	assert_memory_equal(head + 12, "IHDR", 4);
+	assert_true(((unsigned)head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19]) >= 100);
+	assert_true(((unsigned)head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23]) >= 100);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	return (long)st.st_size;
 }
 
 #endif

@@ -126,6 +126,28 @@ static void test_download(void **state)
 	assert_true(r.malicious);
 }
 
+/* --screenshots: a PNG per loaded tab, <dir>/<visit id>-<URL number>.png, mode 0600. */
+static void test_screenshots(void **state)
+{
+	const char *urls[] = {"http://page.test/", "http://page.test/missing"};
+	char dir[PATH_MAX], path[PATH_MAX + 32], cmd[PATH_MAX + 16];
+	struct e2e_browser_run r;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/shots", env.tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	env.screenshot_dir = dir;
+	visit(urls, 2, DRIVER_LAYOUT_TABS, 1, 20, &r);
+	env.screenshot_dir = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/cdp-e2e-%zu.png", dir, i + 1);
+		assert_string_equal(r.urls[i].screenshot, path);
+		e2e_assert_png(path);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Without a sandbox: the browser in a fresh cgroup here, its pipes as fds 3/4 all the same. */
 static void test_host_mode(void **state)
 {
@@ -185,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_bulk_five),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_download),
+	    cmocka_unit_test(test_screenshots),
 	    cmocka_unit_test(test_host_mode),
 	};
 

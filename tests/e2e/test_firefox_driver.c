@@ -272,26 +272,6 @@ static void test_download(void **state)
 	assert_quiet(&r);
 }
 
-/* PATH is a PNG of at least 100x100 pixels (its signature and IHDR chunk); its size in bytes. */
-static long assert_png(const char *path)
-{
-	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-	unsigned char head[24];
-	struct stat st;
-	FILE *fp = fopen(path, "rb");
-
-	assert_non_null(fp);
-	assert_int_equal(fread(head, 1, sizeof(head), fp), sizeof(head));
-	fclose(fp);
-	assert_memory_equal(head, signature, sizeof(signature));
-	assert_memory_equal(head + 12, "IHDR", 4);
-	assert_true(((unsigned)head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19]) >= 100);
-	assert_true(((unsigned)head[20] << 24 | head[21] << 16 | head[22] << 8 | head[23]) >= 100);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	return (long)st.st_size;
-}
-
 /*
  * Screenshots and downloads per tab, in four tabs of one browser: a page,
  * the drive-by (its download counts for its own tab only), a page whose
@@ -318,7 +298,7 @@ static void test_screenshots(void **state)
 		assert_int_equal(r.urls[i].major, 0);
 		snprintf(path, sizeof(path), "%s/ff-e2e-%zu.png", dir, i + 1);
 		assert_string_equal(r.urls[i].screenshot, path);
-		sizes[i] = assert_png(path);
+		sizes[i] = e2e_assert_png(path);
 	}
 	/* three different pages, three different images */
 	assert_true(sizes[0] != sizes[1] && sizes[1] != sizes[2]);

@@ -809,7 +809,7 @@ static int decode_png(const char *json, size_t max, unsigned char **png, size_t 
 	int rc;
 
 	assert_non_null(j);
-	rc = firefox_png_decode(j, max, png, len, why);
+	rc = driver_png_decode(j, max, png, len, why);
 	json_decref(j);
 	return rc;
 }

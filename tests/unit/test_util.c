@@ -325,6 +325,33 @@ static void test_escape_quote_doubled(void **state)
 	free(got);
 }
 
+/* Strict base64: RFC 4648 alphabet, whole quads, '=' only at the end. */
+static void test_base64_decode(void **state)
+{
+	static const struct {
+		const char *in;
+		long len;
+		const char *out;
+	} cases[] = {
+	    {"", 0, ""},          {"YQ==", 1, "a"},        {"YWI=", 2, "ab"},
+	    {"YWJj", 3, "abc"},   {"YWJjZA==", 4, "abcd"}, {"+/+/", 3, "\xfb\xff\xbf"},
+	    {"YQ=", -1, NULL},    {"Y=Q=", -1, NULL},      {"YW J", -1, NULL},
+	    {"=AAA", -1, NULL},   {"AA=A", -1, NULL},      {"YQ==YQ==", -1, NULL},
+	    {"YWJj\n", -1, NULL}, {"-_-_", -1, NULL},      {"YQ===", -1, NULL},
+	};
+	unsigned char out[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long got = util_base64_decode(cases[i].in, strlen(cases[i].in), out);
+
+		if (got != cases[i].len)
+			fail_msg("\"%s\": %ld bytes, want %ld", cases[i].in, got, cases[i].len);
+		if (got > 0)
+			assert_memory_equal(out, cases[i].out, (size_t)got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +372,7 @@ int main(void)
 	    cmocka_unit_test(test_escape_valid_utf8_kept),
 	    cmocka_unit_test(test_escape_invalid_utf8),
 	    cmocka_unit_test(test_escape_quote_doubled),
+	    cmocka_unit_test(test_base64_decode),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,66 +207,16 @@ static void tab_fail(struct cr_tab *t, uint32_t major, uint32_t minor, const cha
 
 /* ---- screenshots ---- */
 
-/* Decodes base64 TEXT into a new buffer; NULL if not base64 or out of memory. */
-static unsigned char *b64_decode(const char *text, size_t *len)
-{
-	size_t n = strlen(text), pad = 0;
-	unsigned char *out;
-	int got;
-
-	if (n == 0 || n % 4 || n > INT32_MAX)
-		return NULL;
-	out = malloc(n / 4 * 3 + 1);
-	if (!out)
-		return NULL;
-	got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
-	if (got < 0) {
-		free(out);
-		return NULL;
-	}
-	pad = (text[n - 1] == '=') + (text[n - 2] == '=');
-	*len = (size_t)got - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
-	return out;
-}
-
-static int write_file(const char *path, const unsigned char *data, size_t len)
-{
-	CLEANUP_FD int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-	while (fd >= 0 && len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return fd < 0 ? -1 : 0;
-}
-
 static void on_screenshot(struct cdp *c, const json_t *result, const json_t *error, void *arg)
 {
 	struct cr_tab *t = arg;
 	struct driver *d = &t->cr->base;
-	const char *data = result ? jstr(result, "data") : NULL;
-	unsigned char *png = NULL;
-	char path[PATH_MAX];
-	size_t len = 0;
+	const char *why = "no image in the reply";
 
 	(void)c;
 	(void)error;
-	snprintf(path, sizeof(path), "%s/%s-%zu.png", d->visit.screenshot_dir, d->visit.tag,
-		 t->url + 1);
-	if (data)
-		png = b64_decode(data, &len);
-	if (png && write_file(path, png, len) == 0)
-		set_str(&d->results[t->url].screenshot, path);
-	else
-		log_warnx("%s: URL %zu: no screenshot (%s)", d->visit.tag, t->url + 1,
-			  png ? strerror(errno) : "no image in the reply");
-	free(png);
+	if (!result || driver_save_screenshot(d, t->url, json_object_get(result, "data"), &why) < 0)
+		log_warnx("%s: URL %zu: no screenshot (%s)", d->visit.tag, t->url + 1, why);
 	tab_done(t);
 }
 

@@ -5,6 +5,8 @@
 #include "client/apps/driver.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,5 +290,101 @@ int driver_set_final(struct driver *d, size_t i, const char *url, int status)
 	free(r->final_url);
 	r->final_url = copy;
 	r->status = status;
+	return 0;
+}
+
+/* ---- screenshots ---- */
+
+int driver_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
+		      const char **reason)
+{
+	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	const char *text = json_string_value(value);
+	size_t n = json_string_length(value);
+	unsigned char *out;
+	long got;
+
+	*png = NULL;
+	*len = 0;
+	*reason = "not a string of base64";
+	if (!text || n == 0 || n % 4 || strlen(text) != n)
+		return -1;
+	/* 3 bytes per 4 characters: refuse more than MAX before decoding */
+	if (n / 4 > (max + 2) / 3) {
+		*reason = "larger than the screenshot limit";
+		return -1;
+	}
+	out = malloc(n / 4 * 3);
+	if (!out) {
+		*reason = "out of memory";
+		return -1;
+	}
+	got = util_base64_decode(text, n, out);
+	if (got < 0 || (size_t)got > max || got < (long)sizeof(signature) ||
+	    memcmp(out, signature, sizeof(signature)) != 0) {
+		*reason = got < 0             ? "not a string of base64"
+			  : (size_t)got > max ? "larger than the screenshot limit"
+					      : "not a PNG image";
+		free(out);
+		return -1;
+	}
+	*png = out;
+	*len = (size_t)got;
+	*reason = NULL;
+	return 0;
+}
+
+/* Writes LEN bytes to PATH (a new file, no link followed); 0, or -1 with errno. */
+static int write_new_file(const char *path, const unsigned char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int saved;
+
+	while (fd >= 0 && len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			break;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	saved = errno;
+	if (fd >= 0 && (close(fd) < 0 || len)) {
+		saved = len ? saved : errno;
+		unlink(path); /* no half image under the URL's name */
+		fd = -1;
+	}
+	errno = saved;
+	return fd < 0 ? -1 : 0;
+}
+
+int driver_save_screenshot(struct driver *d, size_t i, const json_t *value, const char **reason)
+{
+	char path[PATH_MAX];
+	unsigned char *png;
+	size_t len;
+	char *copy;
+
+	if (driver_png_decode(value, DRIVER_MAX_SCREENSHOT, &png, &len, reason) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s-%zu.png", d->visit.screenshot_dir, d->visit.tag, i + 1);
+	if (write_new_file(path, png, len) < 0) {
+		*reason = strerror(errno);
+		free(png);
+		return -1;
+	}
+	free(png);
+	copy = strdup(path);
+	if (!copy) {
+		*reason = "out of memory";
+		return -1;
+	}
+	free(d->results[i].screenshot);
+	d->results[i].screenshot = copy;
 	return 0;
 }

@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -46,6 +47,7 @@
 #define DRIVER_PAGE_TIMEOUT_DEFAULT 60 /* s from navigation to load event, then TIMEOUT_ERROR */
 #define DRIVER_MAX_REDIRECTS        20 /* hops kept per URL; more are counted, not kept */
 #define DRIVER_PROCESSES_MAX_URLS   20 /* "bulk" in one guest: group_size's default */
+#define DRIVER_MAX_SCREENSHOT       (8u << 20) /* bytes of PNG accepted from a browser */
 
 enum driver_layout {
 	DRIVER_LAYOUT_TABS = 0,  /* "dac": every URL in a tab of one browser */
@@ -189,5 +191,23 @@ void driver_close_handle(struct driver *d, uv_handle_t *h);
 void driver_close_guest_fds(struct driver *d);
 
 extern const struct driver_ops chromium_driver_ops;
+
+/*
+ * Decodes VALUE, a browser's screenshot (a JSON string of base64 PNG):
+ * base64 characters only (padding at its end), whose decoded bytes are a
+ * PNG (its 8-byte signature) of at most MAX bytes; anything longer is
+ * refused before decoding.  0 with *PNG (malloc'ed) and *LEN, or -1 with
+ * *REASON (static text).
+ */
+int driver_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
+		      const char **reason);
+
+/*
+ * URL I's screenshot VALUE (as driver_png_decode, DRIVER_MAX_SCREENSHOT)
+ * saved as SCREENSHOT_DIR/TAG-(I+1).png (a new file, mode 0600, no link
+ * followed, nothing left behind on failure) and recorded in its result.
+ * 0, or -1 with *REASON (valid until the next call).
+ */
+int driver_save_screenshot(struct driver *d, size_t i, const json_t *value, const char **reason);
 
 #endif

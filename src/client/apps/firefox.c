@@ -46,7 +46,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,69 +556,6 @@ refused:
 	return -1;
 }
 
-/* A byte of the base64 alphabet (RFC 4648, not the URL-safe one). */
-static bool base64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-int firefox_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
-		       const char **reason)
-{
-	static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-	const char *text = json_string_value(value);
-	size_t n = json_string_length(value), chars = n;
-	EVP_ENCODE_CTX *ctx = NULL;
-	unsigned char *out = NULL;
-	int got = 0, tail = 0;
-
-	*png = NULL;
-	*len = 0;
-	*reason = "not a string of base64";
-	if (!text || n == 0 || n % 4 || strlen(text) != n)
-		return -1;
-	/* the decoded size is 3 bytes per 4 characters: refuse more than MAX before decoding */
-	if (n / 4 > (max + 2) / 3 || n > INT_MAX) {
-		*reason = "larger than the screenshot limit";
-		return -1;
-	}
-	while (chars > n - 2 && text[chars - 1] == '=')
-		chars--; /* the padding, only at the end */
-	for (size_t i = 0; i < chars; i++) {
-		if (!base64_char(text[i]))
-			return -1; /* OpenSSL would skip white space and stop at '-': we do not */
-	}
-	out = malloc(n / 4 * 3);
-	ctx = EVP_ENCODE_CTX_new();
-	if (!out || !ctx) {
-		*reason = "out of memory";
-		goto fail;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, out, &got, (const unsigned char *)text, (int)n) < 0 ||
-	    EVP_DecodeFinal(ctx, out + got, &tail) < 0)
-		goto fail;
-	*len = (size_t)got + (size_t)tail;
-	if (*len > max) {
-		*reason = "larger than the screenshot limit";
-		goto fail;
-	}
-	if (*len < sizeof(signature) || memcmp(out, signature, sizeof(signature)) != 0) {
-		*reason = "not a PNG image";
-		goto fail;
-	}
-	EVP_ENCODE_CTX_free(ctx);
-	*png = out;
-	*reason = NULL;
-	return 0;
-fail:
-	EVP_ENCODE_CTX_free(ctx);
-	free(out);
-	*len = 0;
-	return -1;
-}
-
 /* ---- the driver's state ---- */
 
 enum ff_step {
@@ -837,32 +773,6 @@ static void start_next(struct ff_browser *b);
 
 /* ---- screenshots ---- */
 
-/* Writes LEN bytes of PNG to PATH (a new file, no link followed); 0, or -1 with errno. */
-static int save_png(const char *path, const unsigned char *png, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	int saved, rc;
-
-	if (!fp) {
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = saved;
-		return -1;
-	}
-	rc = fwrite(png, 1, len, fp) == len ? 0 : -1;
-	saved = errno;
-	if (fclose(fp) != 0 && rc == 0) {
-		saved = errno;
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(path); /* no half image under the URL's name */
-	errno = saved;
-	return rc;
-}
-
 /* U's screenshot is over (WHY: why there is none, NULL if saved or logged); B goes on. */
 static void shot_over(struct ff_url *u, const char *why)
 {
@@ -889,10 +799,7 @@ static void on_shot(struct marionette *m, const json_t *error, const json_t *res
 {
 	struct ff_url *u = arg;
 	struct driver *d = &u->b->ff->base;
-	char path[PATH_MAX];
-	const char *reason;
-	unsigned char *png;
-	size_t len;
+	const char *why;
 
 	(void)m;
 	if (u->step != FF_SHOOTING || u->b->shooting != u)
@@ -901,25 +808,13 @@ static void on_shot(struct marionette *m, const json_t *error, const json_t *res
 		shot_error(u, "", error);
 		return;
 	}
-	if (firefox_png_decode(json_object_get(result, "value"), FIREFOX_MAX_SCREENSHOT, &png, &len,
-			       &reason) < 0) {
-		shot_over(u, reason);
+	if (driver_save_screenshot(d, u->i, json_object_get(result, "value"), &why) < 0) {
+		shot_over(u, why);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%s-%zu.png", d->visit.screenshot_dir, d->visit.tag,
-		 u->i + 1);
-	if (save_png(path, png, len) < 0) {
-		log_warn("%s: URL %zu: no screenshot: %s", tag(u->b->ff), u->i + 1, path);
-		free(png);
-		shot_over(u, NULL); /* logged with the errno */
-		return;
-	}
-	free(png);
-	log_debug("%s: URL %zu: screenshot of %zu bytes in %llu ms", tag(u->b->ff), u->i + 1, len,
+	log_debug("%s: URL %zu: screenshot in %llu ms", tag(u->b->ff), u->i + 1,
 		  (unsigned long long)(now_ms(u->b->ff) + FIREFOX_SCREENSHOT_MS - u->deadline_ms));
-	free(d->results[u->i].screenshot);
-	d->results[u->i].screenshot = strdup(path);
-	shot_over(u, d->results[u->i].screenshot ? NULL : "out of memory");
+	shot_over(u, NULL);
 }
 
 static void on_shot_tab(struct marionette *m, const json_t *error, const json_t *result, void *arg)

@@ -29,8 +29,7 @@
  * 3.7 MB, plus a few bytes per row as PNG: about 5 MB as base64.
  */
 #define FIREFOX_MAX_MESSAGE       (16u << 20)
-#define FIREFOX_MAX_SCREENSHOT    (8u << 20) /* bytes of PNG accepted */
-#define FIREFOX_SCREENSHOT_MS     5000       /* switching to the tab and taking the screenshot */
+#define FIREFOX_SCREENSHOT_MS     5000  /* switching to the tab and taking the screenshot */
 #define FIREFOX_DOWNLOAD_WAIT_MS  3000  /* one log read waits this long for running downloads */
 #define FIREFOX_DOWNLOAD_GRACE_MS 10000 /* running downloads may delay the reads (as chromium) */
 #define FIREFOX_MAX_DOWNLOADS     (1u << 24) /* a larger count is not a browser's: refused */
@@ -147,16 +146,6 @@ struct firefox_downloads {
  */
 int firefox_downloads_parse(const json_t *value, struct firefox_downloads *out,
 			    const char **reason);
-
-/*
- * Decodes VALUE, the result of WebDriver:TakeScreenshot (a base64 PNG):
- * a string of base64 characters only (padding at its end), whose decoded
- * bytes are a PNG (its 8-byte signature) of at most MAX bytes; anything
- * longer is refused before decoding.  0 with *PNG (malloc'ed) and *LEN,
- * or -1 with *REASON.
- */
-int firefox_png_decode(const json_t *value, size_t max, unsigned char **png, size_t *len,
-		       const char **reason);
 
 /* The quiet user.js (docs/firefox.md) without the port line, NUL-terminated. */
 const char *firefox_user_js(void);
