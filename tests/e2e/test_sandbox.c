@@ -453,32 +453,41 @@ static void test_bad_input_clear_error_no_residue(void **state)
 	assert_no_residue(cpid);
 }
 
+/*
+ * Runs prog_uring MODE PATH in a sandbox guest without lists (files NAME.*);
+ * returns its events, *SUM the client's summary, *CPID the client.
+ */
+static json_t *run_uring(const char *mode, const char *path, const char *name, json_t **sum,
+			 pid_t *cpid)
+{
+	char prog[PATH_MAX], log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX], file[64];
+	json_t *ev;
+
+	e2e_sibling("prog_uring", prog, sizeof(prog));
+	snprintf(file, sizeof(file), "%s.jsonl", name);
+	path_in(log, sizeof(log), file);
+	snprintf(file, sizeof(file), "%s.out", name);
+	path_in(out, sizeof(out), file);
+	snprintf(file, sizeof(file), "%s.err", name);
+	path_in(errf, sizeof(errf), file);
+	char *argv[] = {client, "--sandbox", "--json", "-x",         "none",       "-l",
+			log,    "--",        prog,     (char *)mode, (char *)path, NULL};
+
+	assert_int_equal(run_client(argv, out, errf, cpid), 1);
+	ev = e2e_load_jsonl(log);
+	assert_non_null(ev);
+	*sum = e2e_summary(errf);
+	assert_non_null(*sum);
+	return ev;
+}
+
 static void test_io_uring_file_seen_by_fanotify_once(void **state)
 {
-	char prog[PATH_MAX], log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
 	json_t *ev, *e, *sum;
 	pid_t cpid;
 
 	(void)state;
-	e2e_sibling("prog_uring", prog, sizeof(prog));
-	path_in(log, sizeof(log), "uring.jsonl");
-	path_in(out, sizeof(out), "uring.out");
-	path_in(errf, sizeof(errf), "uring.err");
-	char *argv[] = {client,
-			"--sandbox",
-			"--json",
-			"-x",
-			"none",
-			"-l",
-			log,
-			"--",
-			prog,
-			"--create",
-			"/home/capture/through-the-ring.txt",
-			NULL};
-
-	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
-	ev = e2e_load_jsonl(log);
+	ev = run_uring("--create", "/home/capture/through-the-ring.txt", "uring", &sum, &cpid);
 	/* the sensor saw the ring, not the file; fanotify saw the file: reported once */
 	assert_int_equal(e2e_count(ev, "system", "io_uring", NULL), 1);
 	assert_int_equal(e2e_count(ev, "file", "Create", "/home/capture/through-the-ring.txt"), 1);
@@ -490,8 +499,6 @@ static void test_io_uring_file_seen_by_fanotify_once(void **state)
 	    json_integer_value(json_object_get(e2e_find(ev, "system", "io_uring", NULL), "pid")));
 	assert_true(e2e_count(ev, "file", "Write", "/home/capture/through-the-ring.txt") <= 1);
 	json_decref(ev);
-	sum = e2e_summary(errf);
-	assert_non_null(sum);
 	assert_true(json_integer_value(
 			json_object_get(json_object_get(sum, "guest"), "fanotify_only")) >= 1);
 	json_decref(sum);
@@ -502,35 +509,17 @@ static void test_io_uring_file_seen_by_fanotify_once(void **state)
  */
 static void test_io_uring_program_marked_executable(void **state)
 {
-	char prog[PATH_MAX], log[PATH_MAX], out[PATH_MAX], errf[PATH_MAX];
-	json_t *ev, *e;
+	json_t *ev, *e, *sum;
 	pid_t cpid;
 
 	(void)state;
-	e2e_sibling("prog_uring", prog, sizeof(prog));
-	path_in(log, sizeof(log), "uring-exec.jsonl");
-	path_in(out, sizeof(out), "uring-exec.out");
-	path_in(errf, sizeof(errf), "uring-exec.err");
-	char *argv[] = {client,
-			"--sandbox",
-			"--json",
-			"-x",
-			"none",
-			"-l",
-			log,
-			"--",
-			prog,
-			"--create-exec",
-			"/home/capture/.local-implant",
-			NULL};
-
-	assert_int_equal(run_client(argv, out, errf, &cpid), 1);
-	ev = e2e_load_jsonl(log);
+	ev = run_uring("--create-exec", "/home/capture/.local-implant", "uring-exec", &sum, &cpid);
 	e = e2e_find(ev, "file", "Create", "/home/capture/.local-implant");
 	assert_non_null(e);
 	assert_string_equal(e2e_str(e, "detail"), "seen by fanotify only");
 	assert_true(json_is_true(json_object_get(e, "executable")));
 	json_decref(ev);
+	json_decref(sum);
 	assert_no_residue(cpid);
 }
 
