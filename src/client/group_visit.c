@@ -206,9 +206,15 @@ static void url_fail(struct gv_url *u, uint32_t major, uint32_t minor)
 }
 
 /* True if PATH is an executable regular file in the guest's root. */
+/* The guest's lower root on this host: "" for the host's own root. */
+static const char *guest_root(const struct group_visit *gv)
+{
+	return gv->opts.sandbox && gv->opts.visit.root ? gv->opts.visit.root : "";
+}
+
 static bool guest_has_exe(const struct group_visit *gv, const char *path)
 {
-	const char *root = gv->opts.sandbox && gv->opts.visit.root ? gv->opts.visit.root : "";
+	const char *root = guest_root(gv);
 	char full[PATH_MAX * 2];
 	struct stat st;
 
@@ -223,7 +229,7 @@ static bool guest_has_exe(const struct group_visit *gv, const char *path)
  */
 static void guest_real_exe(const struct group_visit *gv, const char *path, char *out, size_t len)
 {
-	const char *root = gv->opts.sandbox && gv->opts.visit.root ? gv->opts.visit.root : "";
+	const char *root = guest_root(gv);
 	char full[PATH_MAX * 2], real[PATH_MAX], rroot[PATH_MAX] = "";
 	size_t n;
 

@@ -67,6 +67,9 @@ char *util_escape_dup(const char *s, size_t len);
 void util_set_pos_err(char *err, size_t errlen, const char *name, unsigned line, unsigned col,
 		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Writes all N bytes of BUF to FD (EINTR retried); 0, or -1 with errno (EIO if none taken). */
+int util_write_all(int fd, const void *buf, size_t n);
+
 /* Value of the hex digit C (either case), or -1. */
 int util_hex_value(unsigned char c);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "server/client_conn.h"
 
 #define CONN_WHY_MAX     320 /* bytes of the close message */
@@ -641,21 +642,6 @@ static bool upload_named(const struct conn_upload *u, const char *name)
 	       (strcmp(u->client_name, name) == 0 || strcmp(u->server_name, name) == 0);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void handle_part(struct client_conn *c, const struct proto_msg *m)
 {
 	const struct proto_part *p = &m->u.part;
@@ -675,7 +661,7 @@ static void handle_part(struct client_conn *c, const struct proto_msg *m)
 	u->written = p->end;
 	if (u->failed)
 		return;
-	if (write_all(u->fd, p->data, p->len) < 0) {
+	if (util_write_all(u->fd, p->data, p->len) < 0) {
 		log_warn("client %s: writing %s", conn_who(c), u->path);
 		close(u->fd);
 		u->fd = -1;

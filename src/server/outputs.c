@@ -86,25 +86,6 @@ static int ofile_fail(struct ofile *f, const char *what)
 	return -1;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int ofile_open(struct ofile *f)
 {
 	f->fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -118,7 +99,7 @@ static int ofile_write(struct ofile *f, const char *buf, size_t n)
 {
 	if (f->fd < 0 && ofile_open(f) < 0)
 		return -1;
-	if (write_all(f->fd, buf, n) < 0)
+	if (util_write_all(f->fd, buf, n) < 0)
 		return ofile_fail(f, "cannot write");
 	f->warned = false;
 	return 0;
@@ -840,7 +821,7 @@ static int replace_file(const char *path, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	rc = write_all(fd, text, strlen(text));
+	rc = util_write_all(fd, text, strlen(text));
 	if (close(fd) < 0)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) < 0)

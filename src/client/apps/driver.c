@@ -338,29 +338,20 @@ int driver_png_decode(const json_t *value, size_t max, unsigned char **png, size
 static int write_new_file(const char *path, const unsigned char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int saved;
+	int rc, saved;
 
-	while (fd >= 0 && len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			break;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
+	if (fd < 0)
+		return -1;
+	rc = util_write_all(fd, data, len);
 	saved = errno;
-	if (fd >= 0 && (close(fd) < 0 || len)) {
-		saved = len ? saved : errno;
-		unlink(path); /* no half image under the URL's name */
-		fd = -1;
+	if (close(fd) < 0 && rc == 0) {
+		saved = errno;
+		rc = -1;
 	}
+	if (rc < 0)
+		unlink(path); /* no half image under the URL's name */
 	errno = saved;
-	return fd < 0 ? -1 : 0;
+	return rc;
 }
 
 int driver_save_screenshot(struct driver *d, size_t i, const json_t *value, const char **reason)
